@@ -1,0 +1,55 @@
+// Entry point of the (never set-uid) Bun binary that the set-uid launcher execs.
+//
+// Order matters and is deliberate:
+//   1. take the allow-listed variables, then empty the environment both in JS
+//      and in libc (deleting from process.env does not touch environ);
+//   2. refuse to run if this binary itself carries set-uid/set-gid bits or file
+//      capabilities, or if it is privileged with an environment the launcher
+//      would never have passed: then the runtime has already read attacker
+//      input (BUN_OPTIONS, BUN_INSPECT, …) and nothing here can be trusted;
+//   3. fix the inherited process state (umask, signals, rlimits);
+//   4. run, and leave through _exit() so no runtime exit hook runs as root.
+// Modules imported here do no work at load time.
+
+import * as c from "../src/sys/libc.ts";
+import { main } from "../src/main.ts";
+
+const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_DEVICE"]);
+
+const commFd = process.env._FUSE_COMMFD;
+const device = process.env.FUSE_KERN_DEVICE;
+const foreign = Object.keys(process.env).filter((k) => !LAUNCHER_VARIABLES.has(k));
+for (const k of Object.keys(process.env)) delete process.env[k];
+c.clearenv();
+
+const progname = process.argv0 || "fusermount";
+function refuse(why: string): never {
+  c.writeAll(2, `${progname}: ${why}\n`);
+  return c.exit(1);
+}
+
+const self = c.stat(process.execPath);
+if (typeof self === "number") refuse(`cannot inspect ${process.execPath}: ${c.strerror(-self)}`);
+if (self.mode & (c.S.ISUID | c.S.ISGID) || c.hasFileCapabilities(process.execPath)) {
+  refuse(`refusing to run: ${process.execPath} is set-uid, set-gid or has file capabilities; ` +
+    "only the fusermount3 launcher may be set-uid (reinstall with ./install.sh)");
+}
+if (c.geteuid() === 0 && c.getuid() !== 0 && foreign.length > 0) {
+  refuse(`refusing to run privileged with a foreign environment (${foreign[0]}); ` +
+    "run it through the fusermount3 launcher");
+}
+
+c.umask(0o033);
+c.signal(c.SIG.CHLD, c.SIG_DFL); // an inherited SIG_IGN breaks waiting for /bin/mount
+c.signal(c.SIG.ALRM, c.SIG_DFL);
+c.unblockAllSignals();
+if (c.geteuid() === 0) c.setRlimit(c.RLIMIT.FSIZE, c.RLIM_INFINITY, c.RLIM_INFINITY);
+c.setRlimit(c.RLIMIT.CORE, 0n, 0n);
+
+try {
+  main(process.argv0 || undefined, process.argv.slice(2), { commFd, device });
+} catch (e) {
+  // A bug must still end in one line and exit 1, never a stack trace.
+  c.writeAll(2, `${progname}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  c.exit(1);
+}

@@ -1,0 +1,118 @@
+// The auto-unmount watchdog: stays alive beside the FUSE server and, when the
+// server's end of the comm socket closes, unmounts the filesystem if and only if
+// it is still mounted, is the one we are watching, and its connection is dead.
+//
+// The liveness probe must run with all of the caller's ids: FUSE refuses every
+// other process unless allow_other was given (so a probe as root sees EACCES
+// and, in libfuse 3.14, auto_unmount never fires for plain users), and a probe as
+// root would open whatever the caller put at the path. Bun cannot fork, so the
+// probe is a child process of our own binary that first drops to its real ids.
+
+import { readdirSync, readlinkSync } from "node:fs";
+import * as c from "./sys/libc.ts";
+import { caller, dropPrivs, restorePrivs } from "./sys/process.ts";
+import { isFuseType, topMountAt } from "./mountinfo.ts";
+import { chdirToParent, mountIdAt, readMountTable, unmount } from "./unmount.ts";
+
+export const PROBE_ARG = "--enotconn-probe-as-caller";
+
+// Close what the caller left open (pipes kept open by a watchdog broke
+// clients), but not the runtime's own event-loop descriptors.
+function closeInheritedFds(keep: number): void {
+  let names: string[] = [];
+  try { names = readdirSync("/proc/self/fd"); } catch { /* nothing to close */ }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd <= 2 || fd === keep) continue;
+    let target = "";
+    try { target = readlinkSync(`/proc/self/fd/${name}`); } catch { continue; }
+    if (target.startsWith("anon_inode:")) continue;
+    c.close(fd);
+  }
+  const devnull = c.tryOpen("/dev/null", c.O.RDWR);
+  if (devnull < 0) {
+    c.writeAll(2, "fusermount: cannot open /dev/null\n");
+    c.exit(1);
+  }
+  for (const fd of [0, 1, 2]) c.dup2(devnull, fd);
+  if (devnull > 2) c.close(devnull);
+}
+
+// Only SIGKILL and SIGSTOP may end or pause the watchdog. Masks are per thread
+// in Bun, so dispositions are set instead of a blocked mask.
+function ignoreSignals(): void {
+  for (const sig of [c.SIG.HUP, c.SIG.INT, c.SIG.QUIT, c.SIG.USR1, c.SIG.USR2, c.SIG.PIPE,
+    c.SIG.ALRM, c.SIG.TERM, c.SIG.TSTP, c.SIG.TTIN, c.SIG.TTOU, c.SIG.XCPU, c.SIG.XFSZ,
+    c.SIG.VTALRM, c.SIG.PROF]) {
+    c.signal(sig, c.SIG_IGN);
+  }
+}
+
+function waitForEof(commFd: number): void {
+  c.setRecvTimeout(commFd, 0);
+  for (;;) {
+    const r = c.recvBytes(commFd, 16);
+    if (typeof r === "number") {
+      if (r === -c.E.EINTR) continue;
+      return;
+    }
+    if (r.length === 0) return;
+  }
+}
+
+// Is the filesystem at `mnt` dead? Asked by a child running as the caller.
+function connectionIsDead(mnt: string): boolean {
+  try {
+    const r = Bun.spawnSync([process.execPath, PROBE_ARG, mnt], {
+      env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore",
+    });
+    return r.exitCode === 0;
+  } catch {
+    return false;
+  }
+}
+
+function shouldAutoUnmount(mnt: string, type: string | undefined, mountId: number | undefined): boolean {
+  dropPrivs();
+  try {
+    const last = chdirToParent(mnt);
+    if (last === undefined) return false;
+    // The table check comes first so that nothing at the path is touched (an
+    // automount trigger, say) unless a FUSE mount is really there.
+    const top = topMountAt(readMountTable(), mnt);
+    if (!top || !isFuseType(top.fsType)) return false;
+    if (mountId !== undefined && top.id !== mountId) return false;
+    if (type !== undefined && top.fsType !== type) return false;
+    if (mountIdAt(last) !== top.id) return false;
+  } finally {
+    restorePrivs();
+    c.chdir("/");
+  }
+  return connectionIsDead(mnt);
+}
+
+export function watchdog(commFd: number, mnt: string, type: string | undefined, mountId: number | undefined): never {
+  if (commFd <= 2) return c.exit(1);
+  closeInheritedFds(commFd);
+  c.setsid();
+  c.chdir("/");
+  ignoreSignals();
+  waitForEof(commFd);
+  if (!shouldAutoUnmount(mnt, type, mountId)) return c.exit(0);
+  return c.exit(unmount(mnt, { quiet: true, lazy: true, mountId }));
+}
+
+// The probe child: become the caller completely (real, effective and saved
+// ids, taken from our own real ids, never from argv), then try to open the path.
+// Exit 0 means "the connection is dead". Harmless when anyone runs it directly:
+// it can do nothing its caller could not.
+export function probeMain(args: readonly string[]): never {
+  const mnt = args[1];
+  if (args.length !== 2 || mnt === undefined || !mnt.startsWith("/")) return c.exit(2);
+  if (c.setresgid(caller.gid, caller.gid, caller.gid) !== 0) return c.exit(2);
+  if (c.setresuid(caller.uid, caller.uid, caller.uid) !== 0) return c.exit(2);
+  if (c.geteuid() !== caller.uid || c.getegid() !== caller.gid) return c.exit(2);
+  const fd = c.tryOpen(mnt, c.O.RDONLY | c.O.NONBLOCK | c.O.NOCTTY | c.O.NOFOLLOW);
+  if (fd >= 0) c.close(fd);
+  return c.exit(fd === -c.E.ENOTCONN ? 0 : 1);
+}

@@ -1,0 +1,66 @@
+/*
+ * fusermount3 launcher: the only set-uid code of this project.
+ *
+ * The Bun runtime reads BUN_OPTIONS, BUN_INSPECT, BUN_BE_BUN, BUN_JSC_* ... before
+ * any of our code runs, so a set-uid Bun binary hands root to any user. This
+ * program builds a new environment from scratch and execs the non-set-uid Bun
+ * binary at a fixed root-owned path. It keeps three variables, each validated,
+ * passes argv unchanged, and does nothing else: no uid changes, no fd changes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef HELPER_PATH
+#error "build with -DHELPER_PATH=\"/absolute/path/to/fusermount3-bun\""
+#endif
+
+static int all_digits(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > max)
+		return 0;
+	return strspn(v, "0123456789") == n;
+}
+
+static int device_path(const char *v)
+{
+	size_t n = strlen(v);
+	if (n <= 5 || n > 255 || strncmp(v, "/dev/", 5) != 0)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return 0;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static char *fallback_argv[] = { "fusermount", NULL };
+	char *commfd = NULL, *commfd2 = NULL, *device = NULL;
+	char *envp[4];
+	int n = 0;
+
+	/* First occurrence of each name wins, as with getenv(). */
+	for (char **e = __environ; e && *e; e++) {
+		if (!strncmp(*e, "_FUSE_COMMFD=", 13))
+			commfd = commfd ? commfd : *e;
+		else if (!strncmp(*e, "_FUSE_COMMFD2=", 14))
+			commfd2 = commfd2 ? commfd2 : *e;
+		else if (!strncmp(*e, "FUSE_KERN_DEVICE=", 17))
+			device = device ? device : *e;
+	}
+	if (commfd && all_digits(commfd + 13, 10))
+		envp[n++] = commfd;
+	if (commfd2 && all_digits(commfd2 + 14, 10))
+		envp[n++] = commfd2;
+	if (device && device_path(device + 17))
+		envp[n++] = device;
+	envp[n] = NULL;
+
+	char **args = argc > 0 ? argv : fallback_argv;
+	execve(HELPER_PATH, args, envp);
+	fprintf(stderr, "%s: failed to execute %s: %s\n", args[0], HELPER_PATH, strerror(errno));
+	return 1;
+}

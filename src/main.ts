@@ -1,0 +1,97 @@
+// The helper's control flow, in libfuse's order: parse, resolve the mountpoint
+// as the caller, then unmount, watch, or check → mount → hand over the fd.
+
+import * as c from "./sys/libc.ts";
+import { caller, die, warn, setProgname, getProgname, asCaller } from "./sys/process.ts";
+import { parseArgv, checkOperands, usage } from "./argv.ts";
+import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
+import { prepareMount, attachMount, detachByFd, fuseblkMissing } from "./mount.ts";
+import { unmount } from "./unmount.ts";
+import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
+import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
+import { mountRecord } from "./options.ts";
+import { VERSION } from "./version.ts";
+
+export type Env = { commFd?: string; device?: string };
+
+function resolveMountpoint(arg: string): string {
+  if (arg === "") die("invalid mountpoint ''");
+  const { toResolve, last } = splitForResolution(arg);
+  const parent = asCaller(() => c.realpath(toResolve));
+  if (typeof parent === "number") die(`bad mount point ${arg}: ${c.strerror(-parent)}`);
+  if (c.chdir("/") < 0) die("failed to chdir to '/'");
+  return joinResolved(parent, last);
+}
+
+function commSocket(p: { commFd?: string }, env: Env): number {
+  const text = p.commFd ?? env.commFd;
+  if (text === undefined) die("old style mounting not supported");
+  const fd = parseFdNumber(text);
+  if (fd === undefined) die(`invalid _FUSE_COMMFD: ${text}`);
+  const st = fd >= 0 && fd <= 0x7fffffff ? c.fstat(fd) : -c.E.EBADF;
+  if (typeof st === "number") die(`fstat of comm fd ${fd} failed: ${c.strerror(-st)}`);
+  if ((st.mode & c.S.IFMT) !== c.S.IFSOCK) die(`file descriptor ${fd} is not a socket, can't send fuse fd`);
+  // Children (/bin/mount, the probe) must not inherit the caller's socket.
+  c.fcntl(fd, c.F.SETFD, 1);
+  return fd;
+}
+
+// Classic protocol: mount, record, send the fd, exit (or watch).
+function mountClassic(commFd: number, mnt: string, opts: string, env: Env): never {
+  const prepared = prepareMount(mnt, opts, env.device);
+  const attached = attachMount(prepared);
+  c.chdir("/");
+  if (!attached.ok) {
+    if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) die("'fuseblk' support missing");
+    die(`mount failed: ${c.strerror(attached.errno)}`);
+  }
+  if (mtabNeedsUpdate(mnt)) {
+    const user = caller.isRoot ? undefined : c.userName(caller.uid);
+    if (!caller.isRoot && user === undefined) {
+      detachByFd(attached.mntFd);
+      die("could not determine username");
+    }
+    if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
+      detachByFd(attached.mntFd);
+      return c.exit(1);
+    }
+  }
+  const sent = c.sendFd(commFd, prepared.fuseFd);
+  if (sent !== 1) {
+    c.writeAll(2, `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}\n`);
+    // The fd never reached the server: nobody will serve this mount.
+    detachByFd(attached.mntFd);
+    return c.exit(1);
+  }
+  c.close(prepared.fuseFd);
+  c.close(prepared.pinFd);
+  if (!prepared.request.autoUnmount) return c.exit(0);
+  const id = attached.mntFd >= 0 ? c.mountIdOf(attached.mntFd) : undefined;
+  if (attached.mntFd >= 0) c.close(attached.mntFd);
+  return watchdog(commFd, mnt, attached.type, typeof id === "bigint" ? Number(id) : undefined);
+}
+
+export function main(argv0: string | undefined, args: readonly string[], env: Env): never {
+  if (args[0] === PROBE_ARG) return probeMain(args);
+  setProgname(argv0 ?? "fusermount");
+  const p = parseArgv(args);
+  if (p.action === "help") { c.writeAll(1, usage(getProgname())); return c.exit(1); }
+  if (p.action === "version") { c.writeAll(1, `fusermount3 version: ${VERSION}\n`); return c.exit(0); }
+  if (p.action === "error") die(p.error!);
+  const operandError = checkOperands(p);
+  if (operandError) die(operandError);
+
+  const mnt = resolveMountpoint(p.operands[0]!);
+  c.umask(0o033);
+  if (p.unmount && !p.autoUnmount) return c.exit(unmount(mnt, { quiet: p.quiet, lazy: p.lazy }));
+
+  const commFd = commSocket(p, env);
+  if (p.autoUnmount) return watchdog(commFd, mnt, undefined, undefined);
+  if (p.syncInit) {
+    // Exiting before anything is sent makes libfuse fall back to the classic protocol.
+    die("sync-init mode is not supported by this build");
+  }
+  return mountClassic(commFd, mnt, p.options, env);
+}
+
+export { warn };

@@ -1,0 +1,239 @@
+// Mounting: every check first (device, fuse.conf, mount_max, options,
+// mountpoint), then one attach onto the pinned mountpoint. Used by the classic
+// protocol (mount, then send the fd) and by --sync-init (send the fd, wait for
+// proceed, then mount), which is why checking and attaching are separate steps.
+
+import * as c from "./sys/libc.ts";
+import { caller, die, warn, warnFuse, dropPrivs, restorePrivs } from "./sys/process.ts";
+import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./fuseconf.ts";
+import { parseMountinfo, countFuseMounts } from "./mountinfo.ts";
+import {
+  splitXOptions, applyOptionPolicy, kernelData, kernelParams, fsType, fsSource,
+  legacySubtypeFallback, mountAttributes, superblockFlags, type MountRequest,
+} from "./options.ts";
+import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
+
+const DEFAULT_DEVICE = "/dev/fuse";
+
+export type Prepared = {
+  mnt: string; // resolved absolute path, for messages and the mount table
+  device: string;
+  fuseFd: number;
+  pinFd: number; // the checked mountpoint inode; the mount goes onto it
+  rootmode: number;
+  request: MountRequest;
+  xOptions: string;
+};
+
+// FUSE_KERN_DEVICE, validated as libfuse master does, but looked at with the
+// caller's fsuid so that it reveals nothing the caller could not see.
+function deviceName(envDevice: string | undefined): string {
+  if (envDevice === undefined) return DEFAULT_DEVICE;
+  if (!envDevice.startsWith("/dev/")) {
+    warnFuse(`invalid device name from FUSE_KERN_DEVICE: ${envDevice} (must start with /dev/)`);
+    return DEFAULT_DEVICE;
+  }
+  const st = c.stat(envDevice);
+  if (typeof st !== "number" && (st.mode & c.S.IFMT) !== c.S.IFCHR) {
+    warnFuse(`invalid device from FUSE_KERN_DEVICE: ${envDevice} (not a character device)`);
+    return DEFAULT_DEVICE;
+  }
+  return envDevice;
+}
+
+function openDevice(dev: string): number {
+  const fd = c.tryOpen(dev, c.O.RDWR);
+  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) die(`fuse device ${dev} not found. Kernel module not loaded?`);
+  if (fd < 0) die(`failed to open ${dev}: ${c.strerror(-fd)}`);
+  return fd;
+}
+
+export function readConf(): FuseConf {
+  const fd = c.tryOpen(FUSE_CONF, c.O.RDONLY);
+  if (fd < 0) {
+    const conf = parseFuseConf(new Uint8Array(0));
+    if (fd === -c.E.ENOENT) return conf;
+    warn(`failed to open ${FUSE_CONF}: ${c.strerror(-fd)}`);
+    if (CONF_OPEN_SOFT_ERRNOS.has(-fd)) return conf;
+    return c.exit(1);
+  }
+  const parts: Buffer[] = [];
+  let failed = false;
+  for (let total = 0; total < 1 << 20;) {
+    const chunk = c.readFd(fd, 65536);
+    if (typeof chunk === "number") {
+      if (chunk === -c.E.EINTR) continue;
+      failed = true;
+      break;
+    }
+    if (chunk.length === 0) break;
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  c.close(fd);
+  const conf = parseFuseConf(Buffer.concat(parts));
+  for (const m of conf.messages) warn(m);
+  if (failed) die(`reading ${FUSE_CONF}: read failed`);
+  return conf;
+}
+
+export function countUserVisibleFuseMounts(): number {
+  const text = c.readFile("/proc/self/mountinfo");
+  if (typeof text === "number") {
+    warn(`failed to open /proc/self/mountinfo: ${c.strerror(-text)}`);
+    return -1; // libfuse: a count error never blocks the mount
+  }
+  return countFuseMounts(parseMountinfo(text.toString("utf8")));
+}
+
+// libfuse's check_perm, done as the caller. Returns the pinned inode and its type.
+function checkMountpoint(mnt: string): { pinFd: number; rootmode: number } {
+  const st = c.lstat(mnt);
+  if (typeof st === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-st)}`);
+
+  if (caller.isRoot) {
+    const pin = c.tryOpen(mnt, c.O.PATH);
+    if (pin < 0) die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pin)}`);
+    const pst = c.fstat(pin);
+    if (typeof pst === "number") die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pst)}`);
+    return { pinFd: pin, rootmode: pst.mode & c.S.IFMT };
+  }
+
+  let pinFd: number;
+  let rootmode: number;
+  const type = st.mode & c.S.IFMT;
+  if (type === c.S.IFDIR) {
+    // From here on the mountpoint is ".", the inode we are in: renaming or
+    // replacing path components no longer changes what we check or mount on.
+    const rc = c.chdir(mnt);
+    if (rc < 0) die(`failed to chdir to mountpoint: ${c.strerror(-rc)}`);
+    const here = c.lstat(".");
+    if (typeof here === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-here)}`);
+    if ((here.mode & c.S.ISVTX) && here.uid !== caller.uid) die(`mountpoint ${mnt} not owned by user`);
+    if (c.access(".", c.W_OK) < 0) die(`user has no write access to mountpoint ${mnt}`);
+    pinFd = c.tryOpen(".", c.O.PATH | c.O.DIRECTORY);
+    if (pinFd < 0) die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pinFd)}`);
+    const pst = c.fstat(pinFd);
+    if (typeof pst === "number" || pst.ino !== here.ino || pst.dev !== here.dev) {
+      die(`failed to pin mountpoint ${mnt}: ${c.strerror(c.E.ENOENT)}`);
+    }
+    rootmode = c.S.IFDIR;
+  } else if (type === c.S.IFREG) {
+    pinFd = c.tryOpen(mnt, c.O.WRONLY | c.O.NOFOLLOW | c.O.NOCTTY | c.O.NONBLOCK);
+    if (pinFd < 0) die(`failed to open ${mnt}: ${c.strerror(-pinFd)}`);
+    const pst = c.fstat(pinFd);
+    if (typeof pst === "number" || (pst.mode & c.S.IFMT) !== c.S.IFREG) die(`mountpoint ${mnt} is no longer a regular file`);
+    rootmode = c.S.IFREG;
+  } else {
+    return die(`mountpoint ${mnt} is not a directory or a regular file`);
+  }
+
+  const magic = c.statfsType(pinFd);
+  if (typeof magic === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-magic)}`);
+  if (!ALLOWED_MOUNTPOINT_FS.has(magic)) die(`mounting over filesystem type ${fsMagicHex(magic)} is forbidden`);
+  return { pinFd, rootmode };
+}
+
+// All checks, in libfuse's order. Dies (exit 1) with nothing mounted and, for
+// --sync-init, nothing sent, when any of them fails.
+export function prepareMount(mnt: string, opts: string, envDevice: string | undefined): Prepared {
+  dropPrivs();
+  const device = deviceName(envDevice);
+  const fuseFd = openDevice(device);
+  const conf = readConf();
+  if (!caller.isRoot && conf.mountMax !== -1) {
+    const count = countUserVisibleFuseMounts();
+    if (count >= conf.mountMax) {
+      die(`too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`);
+    }
+  }
+  const { regular, x } = splitXOptions(opts);
+  const { pinFd, rootmode } = checkMountpoint(mnt);
+  restorePrivs();
+
+  const policy = applyOptionPolicy(regular, {
+    isRoot: caller.isRoot, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF,
+  });
+  for (const w of policy.warnings) warn(w);
+  if (!policy.ok) die(policy.error);
+  return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x };
+}
+
+export type Attached = { ok: true; mntFd: number; type: string; source: string } | { ok: false; errno: number };
+
+// The new mount API: the superblock is configured on an fs context, then the
+// mount is attached to the pinned inode by fd (never by path).
+export function attachMount(p: Prepared): Attached {
+  const req = p.request;
+  const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
+  if (kernelData(req, identity).length > c.sysconf(c.SC_PAGESIZE) - 1) {
+    // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.
+    warn("mount options too long");
+    return { ok: false, errno: c.E.EINVAL };
+  }
+  const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
+  if (fsfd === -c.E.ENOSYS) return legacyMount(p);
+  if (fsfd < 0) return { ok: false, errno: -fsfd };
+  try {
+    let type = fsType(req);
+    let source = fsSource(req, p.device);
+    if (req.subtype !== undefined) {
+      const rc = c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, "subtype", req.subtype);
+      if (rc === -c.E.ENOPARAM || rc === -c.E.EINVAL || rc === -c.E.EOPNOTSUPP) {
+        ({ type, source } = legacySubtypeFallback(req, p.device));
+      } else if (rc < 0) {
+        return { ok: false, errno: -rc };
+      }
+    }
+    const steps: Array<[string, string | undefined]> = [["source", source]];
+    for (const f of superblockFlags(req.flags)) steps.push([f, undefined]);
+    steps.push(...kernelParams(req, identity));
+    for (const [key, value] of steps) {
+      const rc = value === undefined
+        ? c.fsconfig(fsfd, c.FSCONFIG.SET_FLAG, key)
+        : c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, key, value);
+      if (rc < 0) return { ok: false, errno: -rc };
+    }
+    const created = c.fsconfig(fsfd, c.FSCONFIG.CMD_CREATE);
+    if (created < 0) return { ok: false, errno: -created };
+    const mntFd = c.fsmount(fsfd, mountAttributes(req.flags));
+    if (mntFd < 0) return { ok: false, errno: -mntFd };
+    const moved = c.moveMountToFd(mntFd, p.pinFd);
+    if (moved < 0) { c.close(mntFd); return { ok: false, errno: -moved }; }
+    return { ok: true, mntFd, type, source };
+  } finally {
+    c.close(fsfd);
+  }
+}
+
+// Kernels without fsopen(): mount(2) onto the pinned inode through its
+// /proc/self/fd link, which names the checked inode and nothing else.
+function legacyMount(p: Prepared): Attached {
+  const req = p.request;
+  const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
+  const target = `/proc/self/fd/${p.pinFd}`;
+  let type = fsType(req);
+  let source = fsSource(req, p.device);
+  let rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
+  if (rc === -c.E.ENODEV && req.subtype !== undefined) {
+    ({ type, source } = legacySubtypeFallback(req, p.device));
+    rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
+  }
+  if (rc < 0) return { ok: false, errno: -rc };
+  // No mount fd here: a later failure leaves the mount in place, as libfuse
+  // does, rather than unmounting by path as root.
+  return { ok: true, mntFd: -1, type, source };
+}
+
+export function fuseblkMissing(): boolean {
+  const f = c.readFile("/proc/filesystems");
+  return typeof f !== "number" && !f.toString("latin1").includes("fuseblk\n");
+}
+
+// Undo a mount we made through its own mount fd: exactly that mount, whatever
+// the path now points to.
+export function detachByFd(mntFd: number): void {
+  if (mntFd < 0) return;
+  const rc = c.umount2(`/proc/self/fd/${mntFd}`, c.MNT_DETACH);
+  if (rc < 0 && rc !== -c.E.EINVAL) warnFuse(`cleanup umount failed: ${c.strerror(-rc)}`);
+}

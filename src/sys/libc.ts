@@ -1,0 +1,443 @@
+// The one FFI layer: libc bindings, errno, path/stat helpers, SCM_RIGHTS, fsuid.
+// Everything here is synchronous and runs on the JS main thread, which matters
+// because setfsuid() is per thread: a check made while the fsuid is dropped must
+// never be handed to another thread (no async fs, no Bun.file, no await).
+//
+// x86_64 / arm64 (LP64, little-endian) only: struct layouts below assume it.
+
+import { dlopen, FFIType, ptr, read, CString, type Pointer } from "bun:ffi";
+
+const { i32, u32, i64, u64, i64_fast, ptr: P, void: V, cstring } = FFIType;
+
+const lib = dlopen("libc.so.6", {
+  __errno_location: { args: [], returns: P },
+  strerror: { args: [i32], returns: cstring },
+  getauxval: { args: [u64], returns: u64 },
+  getuid: { args: [], returns: u32 },
+  geteuid: { args: [], returns: u32 },
+  getgid: { args: [], returns: u32 },
+  getegid: { args: [], returns: u32 },
+  setfsuid: { args: [u32], returns: i32 },
+  setfsgid: { args: [u32], returns: i32 },
+  setreuid: { args: [u32, u32], returns: i32 },
+  setresuid: { args: [u32, u32, u32], returns: i32 },
+  setresgid: { args: [u32, u32, u32], returns: i32 },
+  clearenv: { args: [], returns: i32 },
+  umask: { args: [u32], returns: u32 },
+  _exit: { args: [i32], returns: V },
+  write: { args: [i32, P, u64], returns: i64_fast },
+  read: { args: [i32, P, u64], returns: i64_fast },
+  open: { args: [P, i32, u32], returns: i32 },
+  openat: { args: [i32, P, i32, u32], returns: i32 },
+  close: { args: [i32], returns: i32 },
+  dup2: { args: [i32, i32], returns: i32 },
+  fcntl: { args: [i32, i32, i64], returns: i32 },
+  statx: { args: [i32, P, i32, u32, P], returns: i32 },
+  statfs: { args: [P, P], returns: i32 },
+  fstatfs: { args: [i32, P], returns: i32 },
+  chdir: { args: [P], returns: i32 },
+  fchdir: { args: [i32], returns: i32 },
+  getcwd: { args: [P, u64], returns: P },
+  realpath: { args: [P, P], returns: P },
+  access: { args: [P, i32], returns: i32 },
+  mount: { args: [P, P, P, u64, P], returns: i32 },
+  umount2: { args: [P, i32], returns: i32 },
+  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64_fast },
+  sendmsg: { args: [i32, P, i32], returns: i64_fast },
+  recv: { args: [i32, P, u64, i32], returns: i64_fast },
+  send: { args: [i32, P, u64, i32], returns: i64_fast },
+  getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+  setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
+  setsid: { args: [], returns: i32 },
+  signal: { args: [i32, u64], returns: u64 },
+  sigprocmask: { args: [i32, P, P], returns: i32 },
+  setrlimit: { args: [i32, P], returns: i32 },
+  getpwuid: { args: [u32], returns: P },
+  lockf: { args: [i32, i32, i64], returns: i32 },
+  lgetxattr: { args: [P, P, P, u64], returns: i64_fast },
+  sysconf: { args: [i32], returns: i64_fast },
+  uname: { args: [P], returns: i32 },
+  poll: { args: [P, u64, i32], returns: i32 },
+  kill: { args: [i32, i32], returns: i32 },
+}).symbols;
+
+// i64_fast returns a number when the value fits, which it always does here.
+const NUM = (v: number | bigint): number => Number(v);
+
+const errnoPtr = lib.__errno_location()!;
+export const errno = (): number => read.i32(errnoPtr, 0);
+export const strerror = (e: number): string => String(lib.strerror(e));
+
+export const E = {
+  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13,
+  EBUSY: 16, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ENOTTY: 25,
+  EPIPE: 32, ENOSYS: 38, ELOOP: 40, ENOTSOCK: 88, EOPNOTSUPP: 95, ENOTCONN: 107,
+  ETIMEDOUT: 110, ENOPARAM: 519,
+} as const;
+
+// A failed call, carrying errno for the message.
+export class SysError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${strerror(errno)}`);
+  }
+}
+
+// C strings: NUL-terminated, allocated out of line (see bun-notes: small typed
+// arrays can move when materialised, so pointers are taken right at the call).
+export function cstr(s: string | Uint8Array): Buffer {
+  const body = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
+  const b = Buffer.alloc(body.length + 1);
+  body.copy(b);
+  return b;
+}
+
+// Paths come from argv as strings; bytes that are not valid UTF-8 were already
+// replaced by the runtime, so a path is what the caller can see in argv.
+const P_ = (b: Buffer): Pointer => ptr(b);
+
+function check(call: string, rc: number): number {
+  if (rc < 0) throw new SysError(call, errno());
+  return rc;
+}
+
+// ---- identity -------------------------------------------------------------
+
+export const getuid = (): number => lib.getuid();
+export const geteuid = (): number => lib.geteuid();
+export const getgid = (): number => lib.getgid();
+export const getegid = (): number => lib.getegid();
+export const getauxval = (type: number): bigint => BigInt(lib.getauxval(type));
+export const AT_SECURE = 23;
+
+// Switch filesystem identity (per thread: main thread only).
+export function setFsIds(uid: number, gid: number): { uid: number; gid: number } {
+  const oldUid = lib.setfsuid(uid);
+  const oldGid = lib.setfsgid(gid);
+  return { uid: oldUid, gid: oldGid };
+}
+export const setreuid = (r: number, e: number): number => lib.setreuid(r, e);
+export const setresuid = (r: number, e: number, s: number): number => lib.setresuid(r, e, s);
+export const setresgid = (r: number, e: number, s: number): number => lib.setresgid(r, e, s);
+
+export function userName(uid: number): string | undefined {
+  const pw = lib.getpwuid(uid);
+  if (!pw) return undefined;
+  const namePtr = read.ptr(pw, 0);
+  if (!namePtr) return undefined;
+  return String(new CString(namePtr as Pointer));
+}
+
+// ---- process --------------------------------------------------------------
+
+export const clearenv = (): number => lib.clearenv();
+export const umask = (m: number): number => lib.umask(m);
+export const exit = (code: number): never => { lib._exit(code); throw new Error("unreachable"); };
+export const setsid = (): number => lib.setsid();
+export const SIG = { HUP: 1, INT: 2, QUIT: 3, USR1: 10, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15, CHLD: 17, TSTP: 20, TTIN: 21, TTOU: 22, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27 } as const;
+export const SIG_DFL = 0;
+export const SIG_IGN = 1;
+export const signal = (sig: number, handler: number): bigint => BigInt(lib.signal(sig, handler));
+
+// The mask is inherited from the caller and is per thread; this clears the
+// main thread's, which is the thread that spawns children.
+export function unblockAllSignals(): void {
+  const empty = Buffer.alloc(128); // sigset_t
+  lib.sigprocmask(2 /* SIG_SETMASK */, ptr(empty), null);
+}
+
+export const RLIMIT = { FSIZE: 1, CORE: 4 } as const;
+export function setRlimit(resource: number, soft: bigint, hard: bigint): number {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(soft, 0);
+  b.writeBigUInt64LE(hard, 8);
+  return lib.setrlimit(resource, ptr(b));
+}
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+export const sysconf = (name: number): number => NUM(lib.sysconf(name));
+export const SC_PAGESIZE = 30;
+export const SC_OPEN_MAX = 4;
+
+export function kernelRelease(): string {
+  const b = Buffer.alloc(65 * 6);
+  if (lib.uname(ptr(b)) !== 0) return "";
+  const rel = b.subarray(65 * 2, 65 * 3);
+  return rel.toString("latin1", 0, rel.indexOf(0));
+}
+
+export const kill = (pid: number, sig: number): number => lib.kill(pid, sig);
+
+// ---- output ---------------------------------------------------------------
+
+// Synchronous, unbuffered writes: messages must be out before _exit().
+export function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text, "utf8");
+  let off = 0;
+  while (off < b.length) {
+    const n = NUM(lib.write(fd, ptr(b, off), b.length - off));
+    if (n < 0 && errno() === E.EINTR) continue;
+    if (n <= 0) return;
+    off += n;
+  }
+}
+
+// ---- files and paths ------------------------------------------------------
+
+export const O = {
+  RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, NOCTTY: 0o400, NONBLOCK: 0o4000,
+  DIRECTORY: 0o200000, NOFOLLOW: 0o400000, CLOEXEC: 0o2000000, PATH: 0o10000000,
+} as const;
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+export const AT_STATX_DONT_SYNC = 0x4000;
+
+export function open(path: string, flags: number, mode = 0): number {
+  const p = cstr(path);
+  return check(`open ${path}`, lib.open(P_(p), flags | O.CLOEXEC, mode));
+}
+// Returns -errno instead of throwing, for callers that branch on the error.
+export function tryOpen(path: string, flags: number, mode = 0): number {
+  const p = cstr(path);
+  const fd = lib.open(P_(p), flags | O.CLOEXEC, mode);
+  return fd < 0 ? -errno() : fd;
+}
+export function tryOpenat(dirfd: number, path: string, flags: number): number {
+  const p = cstr(path);
+  const fd = lib.openat(dirfd, P_(p), flags | O.CLOEXEC, 0);
+  return fd < 0 ? -errno() : fd;
+}
+export const close = (fd: number): number => lib.close(fd);
+export const dup2 = (a: number, b: number): number => lib.dup2(a, b);
+export const F = { GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4 } as const;
+export const fcntl = (fd: number, cmd: number, arg = 0): number => lib.fcntl(fd, cmd, arg);
+
+export function readFd(fd: number, max: number): Buffer | number {
+  const b = Buffer.alloc(max);
+  const n = NUM(lib.read(fd, ptr(b), max));
+  return n < 0 ? -errno() : b.subarray(0, n);
+}
+
+// Read a whole (small) file with the current fsuid. Returns -errno on failure.
+export function readFile(path: string, limit = 1 << 22): Buffer | number {
+  const fd = tryOpen(path, O.RDONLY);
+  if (fd < 0) return fd;
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const chunk = readFd(fd, 65536);
+      if (typeof chunk === "number") {
+        if (chunk === -E.EINTR) continue;
+        return chunk;
+      }
+      if (chunk.length === 0) break;
+      parts.push(chunk);
+      total += chunk.length;
+      if (total > limit) return -E.ENOMEM;
+    }
+  } finally {
+    close(fd);
+  }
+  return Buffer.concat(parts);
+}
+
+export type Stat = {
+  mode: number; uid: number; gid: number; ino: bigint; dev: bigint;
+  rdevMajor: number; rdevMinor: number; mntId: bigint;
+};
+
+export const S = {
+  IFMT: 0o170000, IFDIR: 0o040000, IFREG: 0o100000, IFLNK: 0o120000, IFCHR: 0o020000,
+  IFSOCK: 0o140000, ISUID: 0o4000, ISGID: 0o2000, ISVTX: 0o1000,
+} as const;
+const STATX_BASIC = 0x7ff;
+
+function statxAt(dirfd: number, path: string, flags: number, mask: number): Stat | number {
+  const p = cstr(path);
+  const b = Buffer.alloc(256);
+  const rc = lib.statx(dirfd, P_(p), flags, mask, ptr(b));
+  if (rc < 0) return -errno();
+  return {
+    uid: b.readUInt32LE(20), gid: b.readUInt32LE(24), mode: b.readUInt16LE(28),
+    ino: b.readBigUInt64LE(32),
+    rdevMajor: b.readUInt32LE(128), rdevMinor: b.readUInt32LE(132),
+    dev: (BigInt(b.readUInt32LE(136)) << 32n) | BigInt(b.readUInt32LE(140)),
+    mntId: b.readBigUInt64LE(144),
+  };
+}
+export const lstat = (path: string) => statxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC);
+export const stat = (path: string) => statxAt(AT_FDCWD, path, 0, STATX_BASIC);
+export const fstat = (fd: number) => statxAt(fd, "", AT_EMPTY_PATH, STATX_BASIC);
+// The mount an fd sits on. The request mask is empty on purpose: FUSE then
+// answers without asking its server (which may be dead) and without refusing a
+// process that is not the mount's owner, and the VFS still reports the mount ID.
+export function mountIdOf(fd: number): bigint | number {
+  const st = statxAt(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0);
+  return typeof st === "number" ? st : st.mntId;
+}
+
+export function statfsType(fd: number): bigint | number {
+  const b = Buffer.alloc(120);
+  if (lib.fstatfs(fd, ptr(b)) < 0) return -errno();
+  return b.readBigUInt64LE(0);
+}
+
+export function chdir(path: string): number {
+  const p = cstr(path);
+  return lib.chdir(P_(p)) < 0 ? -errno() : 0;
+}
+export const fchdir = (fd: number): number => (lib.fchdir(fd) < 0 ? -errno() : 0);
+
+export function getcwd(): string | number {
+  const b = Buffer.alloc(4097);
+  const r = lib.getcwd(ptr(b), b.length);
+  if (!r) return -errno();
+  return b.toString("utf8", 0, b.indexOf(0));
+}
+
+export function realpath(path: string): string | number {
+  const p = cstr(path);
+  const b = Buffer.alloc(4097);
+  const r = lib.realpath(P_(p), ptr(b));
+  if (!r) return -errno();
+  return b.toString("utf8", 0, b.indexOf(0));
+}
+
+export function access(path: string, mode: number): number {
+  const p = cstr(path);
+  return lib.access(P_(p), mode) < 0 ? -errno() : 0;
+}
+export const W_OK = 2;
+
+export function hasFileCapabilities(path: string): boolean {
+  const p = cstr(path);
+  const n = cstr("security.capability");
+  const rc = NUM(lib.lgetxattr(P_(p), P_(n), null, 0));
+  return rc >= 0;
+}
+
+export function lockf(fd: number, lock: boolean): number {
+  return lib.lockf(fd, lock ? 1 /* F_LOCK */ : 0 /* F_ULOCK */, 0) < 0 ? -errno() : 0;
+}
+
+// ---- mounting -------------------------------------------------------------
+
+export function mount(source: string, target: string, type: string, flags: number, data: string): number {
+  const s = cstr(source), t = cstr(target), ty = cstr(type), d = cstr(data);
+  return lib.mount(P_(s), P_(t), P_(ty), flags, P_(d)) < 0 ? -errno() : 0;
+}
+export function umount2(target: string, flags: number): number {
+  const t = cstr(target);
+  return lib.umount2(P_(t), flags) < 0 ? -errno() : 0;
+}
+export const MNT_DETACH = 2;
+export const UMOUNT_NOFOLLOW = 8;
+
+const SYS = { move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436 } as const;
+export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
+
+const rcOrErrno = (rc: number): number => (rc < 0 ? -errno() : rc);
+
+export function fsopen(fsname: string): number {
+  const n = cstr(fsname);
+  return rcOrErrno(NUM(lib.syscall(SYS.fsopen, Number(ptr(n)), 1 /* FSOPEN_CLOEXEC */, 0, 0, 0)));
+}
+export function fsconfig(fsfd: number, cmd: number, key?: string, value?: string): number {
+  const k = key === undefined ? undefined : cstr(key);
+  const v = value === undefined ? undefined : cstr(value);
+  return rcOrErrno(NUM(lib.syscall(SYS.fsconfig, fsfd, cmd, k ? Number(ptr(k)) : 0, v ? Number(ptr(v)) : 0, 0)));
+}
+export function fsmount(fsfd: number, attrs: number): number {
+  return rcOrErrno(NUM(lib.syscall(SYS.fsmount, fsfd, 1 /* FSMOUNT_CLOEXEC */, attrs, 0, 0)));
+}
+// Attach a detached mount onto the inode an fd refers to (never a path).
+export function moveMountToFd(mntfd: number, targetfd: number): number {
+  const empty = cstr("");
+  const e = Number(ptr(empty));
+  return rcOrErrno(NUM(lib.syscall(SYS.move_mount, mntfd, e, targetfd, e, 0x4 | 0x40)));
+}
+export function closeRange(first: number, last: number): number {
+  return rcOrErrno(NUM(lib.syscall(SYS.close_range, first, last, 0, 0, 0)));
+}
+
+// Kernel messages queued on an fs context after a failed fsconfig ("e ...").
+export function fsContextMessages(fsfd: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const b = readFd(fsfd, 1024);
+    if (typeof b === "number" || b.length === 0) break;
+    out.push(b.toString("utf8").replace(/\n$/, ""));
+  }
+  return out;
+}
+
+// ---- sockets ---------------------------------------------------------------
+
+export const SOL_SOCKET = 1;
+export const SO = { TYPE: 3, DOMAIN: 39, RCVTIMEO: 20 } as const;
+export const SOCK = { STREAM: 1, DGRAM: 2, SEQPACKET: 5 } as const;
+export const MSG_NOSIGNAL = 0x4000;
+
+export function getSockOptInt(fd: number, level: number, name: number): number {
+  const v = Buffer.alloc(4);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(4);
+  if (lib.getsockopt(fd, level, name, ptr(v), ptr(len)) < 0) return -errno();
+  return v.readInt32LE(0);
+}
+
+export function setRecvTimeout(fd: number, seconds: number): number {
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(seconds), 0);
+  return lib.setsockopt(fd, SOL_SOCKET, SO.RCVTIMEO, ptr(tv), 16) < 0 ? -errno() : 0;
+}
+
+// One sendmsg carrying one data byte and one fd (SCM_RIGHTS), as libfuse expects.
+export function sendFd(sock: number, fd: number, byte = 0): number {
+  const data = Buffer.alloc(1, byte);
+  const iov = Buffer.alloc(16);
+  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
+  const msg = Buffer.alloc(56);
+  iov.writeBigUInt64LE(BigInt(Number(ptr(data))), 0);
+  iov.writeBigUInt64LE(1n, 8);
+  control.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
+  control.writeInt32LE(SOL_SOCKET, 8);
+  control.writeInt32LE(1 /* SCM_RIGHTS */, 12);
+  control.writeInt32LE(fd, 16);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
+  msg.writeBigUInt64LE(24n, 40);
+  for (;;) {
+    const n = NUM(lib.sendmsg(sock, ptr(msg), MSG_NOSIGNAL));
+    if (n < 0 && errno() === E.EINTR) continue;
+    return n < 0 ? -errno() : n;
+  }
+}
+
+export function recvBytes(sock: number, max: number, flags = 0): Buffer | number {
+  const b = Buffer.alloc(max);
+  const n = NUM(lib.recv(sock, ptr(b), max, flags));
+  return n < 0 ? -errno() : b.subarray(0, n);
+}
+
+export function sendBytes(sock: number, data: Uint8Array): number {
+  const b = Buffer.from(data);
+  for (;;) {
+    const n = NUM(lib.send(sock, ptr(b), b.length, MSG_NOSIGNAL));
+    if (n < 0 && errno() === E.EINTR) continue;
+    return n < 0 ? -errno() : n;
+  }
+}
+
+export const POLL = { IN: 1, ERR: 8, HUP: 0x10, RDHUP: 0x2000 } as const;
+// poll() on a single fd; returns revents, 0 on timeout, -errno on error.
+export function pollOne(fd: number, events: number, timeoutMs: number): number {
+  const b = Buffer.alloc(8);
+  b.writeInt32LE(fd, 0);
+  b.writeInt16LE(events, 4);
+  const rc = lib.poll(ptr(b), 1, timeoutMs);
+  if (rc < 0) return -errno();
+  return rc === 0 ? 0 : b.readInt16LE(6);
+}

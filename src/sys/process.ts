@@ -1,0 +1,40 @@
+// Process-wide state of one helper run: who called us, how to speak, and the
+// two privilege switches. Everything privileged reads the real uid from here.
+
+import * as c from "./libc.ts";
+
+export const caller = {
+  uid: c.getuid(),
+  gid: c.getgid(),
+  // "root" in libfuse's sense: the real uid, never capabilities.
+  get isRoot(): boolean { return this.uid === 0; },
+};
+
+let progname = "fusermount";
+export function setProgname(name: string): void { progname = name; }
+export function getProgname(): string { return progname; }
+
+export function warn(msg: string): void { c.writeAll(2, `${progname}: ${msg}\n`); }
+// Messages from the shared mount code keep libfuse's "fuse: " prefix.
+export function warnFuse(msg: string): void { c.writeAll(2, `fuse: ${msg}\n`); }
+export function die(msg: string): never { warn(msg); return c.exit(1); }
+
+// Work as the caller for filesystem access. Only the fsuid/fsgid change (euid
+// stays 0), so this is cheap and reversible, and per thread: every check made in
+// between must be a synchronous call on this thread.
+let saved: { uid: number; gid: number } | undefined;
+export function dropPrivs(): void {
+  if (caller.isRoot || saved) return;
+  saved = c.setFsIds(caller.uid, caller.gid);
+}
+export function restorePrivs(): void {
+  if (!saved) return;
+  c.setFsIds(saved.uid, saved.gid);
+  saved = undefined;
+}
+export function asCaller<T>(fn: () => T): T {
+  dropPrivs();
+  try { return fn(); } finally { restorePrivs(); }
+}
+
+export const privileged = (): boolean => c.geteuid() === 0;
