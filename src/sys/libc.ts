@@ -44,6 +44,8 @@ const lib = dlopen("libc.so.6", {
   umount2: { args: [P, i32], returns: i32 },
   syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64_fast },
   sendmsg: { args: [i32, P, i32], returns: i64_fast },
+  recvmsg: { args: [i32, P, i32], returns: i64_fast },
+  socketpair: { args: [i32, i32, i32, P], returns: i32 },
   recv: { args: [i32, P, u64, i32], returns: i64_fast },
   send: { args: [i32, P, u64, i32], returns: i64_fast },
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
@@ -414,6 +416,52 @@ export function sendFd(sock: number, fd: number, byte = 0): number {
     if (n < 0 && errno() === E.EINTR) continue;
     return n < 0 ? -errno() : n;
   }
+}
+
+export const AF_UNIX = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+
+export function socketpair(type: number): [number, number] | number {
+  const fds = Buffer.alloc(8);
+  if (lib.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, ptr(fds)) < 0) return -errno();
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+// Receive one message of up to `max` bytes and at most one SCM_RIGHTS fd
+// (opened close-on-exec). Extra fds in the message are closed.
+export function recvFd(sock: number, max = 1): { data: Buffer; fd: number } | number {
+  const data = Buffer.alloc(max);
+  const iov = Buffer.alloc(16);
+  const control = Buffer.alloc(64);
+  const msg = Buffer.alloc(56);
+  iov.writeBigUInt64LE(BigInt(Number(ptr(data))), 0);
+  iov.writeBigUInt64LE(BigInt(max), 8);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
+  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  let n: number;
+  for (;;) {
+    n = NUM(lib.recvmsg(sock, ptr(msg), MSG_CMSG_CLOEXEC));
+    if (n < 0 && errno() === E.EINTR) continue;
+    break;
+  }
+  if (n < 0) return -errno();
+  let fd = -1;
+  const controllen = Number(msg.readBigUInt64LE(40));
+  for (let off = 0; off + 16 <= controllen;) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < 16) break;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === 1) {
+      for (let p = off + 16; p + 4 <= off + len; p += 4) {
+        const got = control.readInt32LE(p);
+        if (fd < 0) fd = got; else close(got);
+      }
+    }
+    off += (len + 7) & ~7;
+  }
+  return { data: data.subarray(0, n), fd };
 }
 
 export function recvBytes(sock: number, max: number, flags = 0): Buffer | number {

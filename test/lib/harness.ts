@@ -1,0 +1,166 @@
+// Shared helpers for the integration tests (run under Node by tap, as root,
+// inside the private mount namespace that test/run.sh sets up). Everything the
+// tests mount is unmounted and everything they start is stopped by PID.
+
+import { spawnSync, spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const PREFIX = process.env.FM_TEST_PREFIX ?? "";
+export const OURS = `${PREFIX}/bin/fusermount3`;
+export const OURS_HELPER = `${PREFIX}/lib/fusermount3/fusermount3-bun`;
+export const C_HELPER = "/usr/bin/fusermount3";
+export const FAKE_CLIENT = `${PREFIX}/tools/fakeclient`;
+
+export const canIntegrate = (): boolean =>
+  process.getuid?.() === 0 && PREFIX !== "" && existsSync(OURS) && existsSync("/dev/fuse");
+export const skipReason = "needs root, /dev/fuse and FM_TEST_PREFIX (run through npm test)";
+
+export type User = { name: string; uid: number; gid: number };
+export function user(name = "fmtest"): User {
+  const uid = Number(execFileSync("id", ["-u", name]).toString().trim());
+  const gid = Number(execFileSync("id", ["-g", name]).toString().trim());
+  return { name, uid, gid };
+}
+
+// A scratch directory owned by the user, under a root-owned, world-traversable
+// parent (so the user cannot rename the parent, as with a real home).
+export function scratch(u: User): string {
+  const d = realpathSync(mkdtempSync("/tmp/fm-it-"));
+  chmodSync(d, 0o755);
+  chownSync(d, u.uid, u.gid);
+  return d;
+}
+
+export function mkdirAs(u: User, path: string, mode = 0o755): string {
+  execFileSync("mkdir", ["-p", "-m", mode.toString(8), path], { uid: u.uid, gid: u.gid });
+  return path;
+}
+
+export type Run = { code: number | null; signal: string | null; stdout: string; stderr: string };
+
+// Run a command as the user with exactly the given environment.
+export function runAs(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number; input?: string } = {}): Run {
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    env: opts.env ?? {},
+    cwd: opts.cwd ?? "/",
+    argv0: opts.argv0,
+    uid: u?.uid, gid: u?.gid,
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 30000,
+    input: opts.input,
+    stdio: [opts.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+export type ClientSpec = {
+  helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
+  sock?: "stream" | "seqpacket"; commFdEnv?: boolean; timeoutMs?: number;
+};
+export type ClientReport = {
+  gotFd: boolean; fdTarget?: string; dataByte?: number; exitCode?: number | null;
+  signal?: string | null; stdout?: string; stderr?: string; recv?: string;
+};
+
+// Mount through a helper the way libfuse does, as the user; waits for the helper.
+export function fakeMount(u: User, spec: ClientSpec): ClientReport {
+  const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" } });
+  if (r.code !== 0) throw new Error(`fake client failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientReport;
+}
+
+// The "hold" variant: the client keeps the fd and the socket until killed.
+export async function fakeMountHold(u: User, spec: ClientSpec): Promise<{ report: ClientReport & { pid?: number }; client: ChildProcess }> {
+  const client = spawn(FAKE_CLIENT, [JSON.stringify({ ...spec, mode: "hold" })], {
+    env: { PATH: "/usr/bin:/bin", HOME: "/" }, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    client.stdout!.on("data", (d: Buffer) => { buf += d.toString(); const i = buf.indexOf("\n"); if (i >= 0) resolve(buf.slice(0, i)); });
+    client.on("exit", (code) => reject(new Error(`client exited ${code}`)));
+    setTimeout(() => reject(new Error("client timed out")), 20000);
+  });
+  return { report: JSON.parse(line), client };
+}
+
+export type MountLine = { id: number; parent: number; mountPoint: string; mountOptions: string; fsType: string; source: string; superOptions: string; raw: string };
+
+export function mountsAt(path: string): MountLine[] {
+  const out: MountLine[] = [];
+  for (const raw of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = raw.split(" ");
+    const sep = f.indexOf("-", 6);
+    if (sep < 0) continue;
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp !== path) continue;
+    out.push({ id: Number(f[0]), parent: Number(f[1]), mountPoint: mp, mountOptions: f[5]!, fsType: f[sep + 1]!, source: f[sep + 2]!, superOptions: f[sep + 3]!, raw });
+  }
+  return out;
+}
+
+// A mountinfo line with the parts that differ between two otherwise equal
+// mounts (ids, device numbers, fd numbers) blanked out.
+export function normalizedMount(m: MountLine | undefined): string | undefined {
+  if (!m) return undefined;
+  return `${m.mountOptions} - ${m.fsType} ${m.source} ${m.superOptions}`;
+}
+
+export function fuseMountsUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f.length > 6 && f[f.indexOf("-", 6) + 1]?.startsWith("fuse"))
+    .map((f) => f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(dir + "/"));
+}
+
+// Detach everything we mounted below dir (deepest first), then remove it.
+export function cleanupDir(dir: string): void {
+  for (let i = 0; i < 10; i++) {
+    const left = fuseMountsUnder(dir);
+    const all = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((p): p is string => !!p && (p === dir || p.startsWith(dir + "/")));
+    if (left.length === 0 && all.length === 0) break;
+    for (const p of [...new Set([...left, ...all])].sort().reverse()) spawnSync("umount", ["-l", p]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function killTree(pid: number | undefined): void {
+  if (!pid) return;
+  try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+}
+
+export async function waitFor(cond: () => boolean, ms = 10000, step = 50): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, step));
+  }
+  return cond();
+}
+
+// Live processes whose executable is our helper binary (for "nothing left
+// running"); argv[0] is the launcher's name, so look at /proc/PID/exe.
+export function helperPids(exe = OURS_HELPER): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(p)) continue;
+    try {
+      if (readlinkSync(`/proc/${p}/exe`) !== exe) continue;
+      if (/\) Z /.test(readFileSync(`/proc/${p}/stat`, "utf8"))) continue;
+      pids.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+// Run a bash script in a fresh private mount namespace (for binds over
+// /usr/bin/fusermount3 or /etc/fuse.conf that must not leak to other tests).
+export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000): Run {
+  const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script], {
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, encoding: "utf8", timeout: timeoutMs,
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test (npm test).
+#  - unit tests of the pure modules, under Node;
+#  - as root: builds and installs the helper set-uid into a temporary prefix,
+#    creates the unprivileged test users, and runs the integration, real-client
+#    and differential tests as those users, all inside a private mount namespace
+#    so that nothing they mount or bind is visible to (or left on) the machine.
+# Ends with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules/tap ] && [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
+
+log=$(mktemp /tmp/fm-test-log.XXXXXX)
+cleanup() {
+  [ -n "${fuse_mode:-}" ] && chmod "$fuse_mode" /dev/fuse 2>/dev/null
+  [ -n "${FM_TEST_PREFIX:-}" ] && [ -d "$FM_TEST_PREFIX" ] && rm -rf -- "$FM_TEST_PREFIX"
+  rm -f -- "$log"
+}
+trap cleanup EXIT
+
+files=(test/unit)
+runner=()
+if [ "$(id -u)" = 0 ]; then
+  # /var/tmp: on the root filesystem, which is not mounted nosuid.
+  FM_TEST_PREFIX=$(mktemp -d /var/tmp/fm-test-prefix.XXXXXX)
+  chmod 755 "$FM_TEST_PREFIX"
+  export FM_TEST_PREFIX
+  ./install.sh --prefix "$FM_TEST_PREFIX" >/dev/null || { echo "test: install failed"; echo "0 passed, 1 failed"; exit 1; }
+  # Tools the test users run are compiled into the prefix: the checkout itself
+  # may sit where they cannot read it (/root).
+  ./node_modules/.bin/bun build --compile test/tools/fakeclient.ts --outfile "$FM_TEST_PREFIX/tools/fakeclient" >/dev/null \
+    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
+  chmod -R a+rX "$FM_TEST_PREFIX/tools"
+  for u in fmtest fmtest2; do id "$u" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"; done
+  if [ -e /dev/fuse ]; then
+    fuse_mode=$(stat -c %a /dev/fuse)
+    chmod 666 /dev/fuse
+  fi
+  files+=(test/integration)
+  runner=(unshare -m --propagation private --)
+fi
+
+"${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "$@" "${files[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -1)
+pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
+fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); fail=${fail:-0}
+skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
+if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then fail=1; fi
+echo "$pass passed, $fail failed, $skip skipped"
+exit "$rc"
