@@ -180,7 +180,7 @@ export function attachMount(p: Prepared): Attached {
     if (req.subtype !== undefined) {
       const rc = c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, "subtype", req.subtype);
       if (rc === -c.E.ENOPARAM || rc === -c.E.EINVAL || rc === -c.E.EOPNOTSUPP) {
-        ({ type, source } = legacySubtypeFallback(req, p.device));
+        ({ type, source } = legacySubtypeFallback(req));
       } else if (rc < 0) {
         return { ok: false, errno: -rc };
       }
@@ -216,7 +216,7 @@ function legacyMount(p: Prepared): Attached {
   let source = fsSource(req, p.device);
   let rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
   if (rc === -c.E.ENODEV && req.subtype !== undefined) {
-    ({ type, source } = legacySubtypeFallback(req, p.device));
+    ({ type, source } = legacySubtypeFallback(req));
     rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
   }
   if (rc < 0) return { ok: false, errno: -rc };

@@ -170,11 +170,10 @@ export function fsSource(req: MountRequest, device: string): string {
 
 // The legacy encoding for kernels that reject a subtype: the type loses its
 // subtype and the source carries it.
-export function legacySubtypeFallback(req: MountRequest, device: string): { type: string; source: string } {
+export function legacySubtypeFallback(req: MountRequest): { type: string; source: string } {
   const type = req.blkdev ? "fuseblk" : "fuse";
-  if (req.blkdev) return { type, source: req.fsname ?? type };
-  if (req.fsname !== undefined) return { type, source: `${req.subtype}#${req.fsname}` };
-  return { type, source: req.subtype ?? device };
+  if (req.fsname === undefined) return { type, source: type };
+  return { type, source: req.blkdev ? req.fsname : `${req.subtype}#${req.fsname}` };
 }
 
 // The mount-table record given to `mount -f` (libmount keeps only the user-space
