@@ -10,7 +10,7 @@ import { canIntegrate, skipReason, OURS, user, scratch, mkdirAs, inNamespace, cl
 const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
 if (!canIntegrate()) {
-  t.skip(skipReason);
+  t.test("integration tests", { skip: skipReason }, () => {});
 } else {
   const u = user("fmtest");
   const base = scratch(u);
@@ -98,16 +98,12 @@ if (!canIntegrate()) {
   t.test("bindfs auto_unmount after kill -9 (libfuse 2 watchdog path)", { skip: !have("bindfs") && "bindfs not installed" }, async (t) => {
     const mnt = mkdirAs(u, `${base}/bindfs-auto`);
     const r = inNamespace(`${prologue}
-      as bindfs --no-allow-other -o auto_unmount ${src} ${mnt} || exit 3
+      as bindfs --no-allow-other -o auto_unmount ${src} ${mnt}
       server=$(pgrep -u ${u.name} -x bindfs); pids="$pids $server"
       mounted ${mnt} && echo mounted
       kill -9 $server
       for i in $(seq 100); do mounted ${mnt} || break; sleep 0.1; done
       ! mounted ${mnt} && echo auto-unmounted`);
-    if (r.code === 3) {
-      t.skip("this bindfs does not support auto_unmount");
-      return;
-    }
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /mounted\nauto-unmounted/);
   });

@@ -61,9 +61,10 @@ export type ClientSpec = {
   sock?: "stream" | "seqpacket"; commFdEnv?: boolean; timeoutMs?: number;
 };
 export type ClientReport = {
-  gotFd: boolean; fdTarget?: string; dataByte?: number; exitCode?: number | null;
-  signal?: string | null; stdout?: string; stderr?: string; recv?: string;
+  gotFd: boolean; fdTarget?: string; dataByte?: number; exitCode: number | null;
+  signal: string | null; stdout: string; stderr: string; recv?: string;
 };
+export type HoldReport = { gotFd: boolean; fdTarget?: string; dataByte?: number; recv?: string; pid?: number };
 
 // Mount through a helper the way libfuse does, as the user; waits for the helper.
 export function fakeMount(u: User, spec: ClientSpec): ClientReport {
@@ -73,7 +74,7 @@ export function fakeMount(u: User, spec: ClientSpec): ClientReport {
 }
 
 // The "hold" variant: the client keeps the fd and the socket until killed.
-export async function fakeMountHold(u: User, spec: ClientSpec): Promise<{ report: ClientReport & { pid?: number }; client: ChildProcess }> {
+export async function fakeMountHold(u: User, spec: ClientSpec): Promise<{ report: HoldReport; client: ChildProcess }> {
   const client = spawn(FAKE_CLIENT, [JSON.stringify({ ...spec, mode: "hold" })], {
     env: { PATH: "/usr/bin:/bin", HOME: "/" }, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"],
   });
