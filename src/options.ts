@@ -202,8 +202,9 @@ export function mountAttributes(flags: number): number {
   if (flags & MS.NOSUID) a |= MOUNT_ATTR.NOSUID;
   if (flags & MS.NODEV) a |= MOUNT_ATTR.NODEV;
   if (flags & MS.NOEXEC) a |= MOUNT_ATTR.NOEXEC;
+  // libfuse master's precedence: noatime, else relatime (attribute 0), else strictatime.
   if (flags & MS.NOATIME) a |= MOUNT_ATTR.NOATIME;
-  else if (flags & MS.STRICTATIME) a |= MOUNT_ATTR.STRICTATIME;
+  else if (!(flags & MS.RELATIME) && (flags & MS.STRICTATIME)) a |= MOUNT_ATTR.STRICTATIME;
   if (flags & MS.NODIRATIME) a |= MOUNT_ATTR.NODIRATIME;
   if (flags & MS.NOSYMFOLLOW) a |= MOUNT_ATTR.NOSYMFOLLOW;
   return a;

@@ -1,0 +1,100 @@
+// Deliberate differences between our fusermount3 and Debian 12's C fusermount3
+// (libfuse 3.14), as exercised by differential.test.ts. Every differential case
+// that behaves differently on purpose names one of these ids and asserts our
+// expected behaviour explicitly; every other case must match the C tool exactly.
+//
+// Section numbers refer to /work/shared/spec/fusermount3.md unless noted.
+
+export type Difference = {
+  id: string;
+  what: string; // one line: what differs
+  why: string; // one line: why, with the spec section
+};
+
+export const DIFFERENCES = [
+  {
+    id: "version-string",
+    what: "-V / --version print `fusermount3 version: 3.19.0` instead of `fusermount3 version: 3.14.0`.",
+    why: "The line names the libfuse behaviour level implemented, which is master's (§2.4 recommendation, §17 general rule).",
+  },
+  {
+    id: "long-options",
+    what: "--options, --auto-unmount, --comm-fd, --sync-init (and their prefixes) are recognised; 3.14 says `unrecognized option '--…'`.",
+    why: "They exist since 3.15/3.17/master and libfuse passes some of them (§2.1, §17 row 'long options': follow master).",
+  },
+  {
+    id: "ambiguous-long-option",
+    what: "`--=x` lists nine possibilities (master's long options), 3.14 lists five.",
+    why: "glibc lists every long option of the table; ours is master's table (§2.2 ambiguity note, §17).",
+  },
+  {
+    id: "x-options",
+    what: "Tokens starting with `x-` are split off before validation and never reach the kernel; 3.14 rejects them with `unknown option 'x-…'`.",
+    why: "x- options are accepted since 3.17 (sync-init-protocol.md §11.2–11.3, §8.1 step 1, §17 row 'x- options': master).",
+  },
+  {
+    id: "leading-empty-token",
+    what: "A leading empty option token (`,ro`, `,`) is dropped; 3.14 fails with `unknown option ''`.",
+    why: "Master's x- splitter drops empty tokens while the regular list is empty (§8.1 step 2, sync-init-protocol.md §11.2, §17).",
+  },
+  {
+    id: "flag-name-union",
+    what: "diratime nodiratime lazytime nolazytime relatime norelatime strictatime nostrictatime symfollow nosymfollow are accepted mount flags; 3.14 says `unknown option`.",
+    why: "We accept the union of 3.14.1+ and master flag names; none is privilege-relevant (§8.3 'accept in replacement', §17 row 'flag names').",
+  },
+  {
+    id: "large-read-silent",
+    what: "`large_read` is accepted and ignored silently; 3.14 prints `note: 'large_read' mount option is deprecated for X.Y kernels`.",
+    why: "§8.3 last row and §17 row 'large_read': accept and ignore, the 3.14 note is optional.",
+  },
+  {
+    id: "mount-max-below-minus-one",
+    what: "`mount_max` < -1 in fuse.conf is reported as `invalid mount_max = N in /etc/fuse.conf at line L` and ignored; 3.14 accepts it and refuses every user mount.",
+    why: "Master's check (§7 parsing rules, §17 row 'mount_max < -1': master).",
+  },
+  {
+    id: "device-not-found-text",
+    what: "ENODEV/ENOENT opening the device prints `fuse device /dev/fuse not found. Kernel module not loaded?` instead of `fuse device not found, try 'modprobe fuse' first`.",
+    why: "Master's message (§10.1 step 2, §16, §17 row 'device-open message').",
+  },
+  {
+    id: "comm-fd-validated-first",
+    what: "A `_FUSE_COMMFD` that is not an open socket is refused before mounting (`fstat of comm fd …` / `… is not a socket`); 3.14 mounts, fails in send_fd and leaves the mount behind.",
+    why: "Master validates the comm fd first (§3 steps 7–8, §17 row 'comm fd': master).",
+  },
+  {
+    id: "fs-type-whitelist-master",
+    what: "Mounting over ramfs is allowed; 3.14 says `mounting over filesystem type 0x858458f6 is forbidden`.",
+    why: "We use master's mountpoint filesystem whitelist, which adds RAMFS, NTFS3, PANFS, WEKAFS (§9 table, §17 row 'fs-type whitelist').",
+  },
+  {
+    id: "fuse-kern-device",
+    what: "FUSE_KERN_DEVICE (starting with /dev/) selects the device that is opened; 3.14 ignores the variable and always opens /dev/fuse.",
+    why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device': master, stat done as the caller).",
+  },
+] as const satisfies readonly Difference[];
+
+export type DifferenceId = (typeof DIFFERENCES)[number]["id"];
+
+export function difference(id: DifferenceId): Difference {
+  const d = DIFFERENCES.find((x) => x.id === id);
+  if (!d) throw new Error(`unknown difference ${id}`);
+  return d;
+}
+
+// Run directly (tap runs every file of test/integration): check the table itself.
+import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const t = (await import("tap")).default;
+  t.test("deliberate-difference table is well formed", async (t) => {
+    const ids = DIFFERENCES.map((d) => d.id);
+    t.equal(new Set(ids).size, ids.length, "ids are unique");
+    for (const d of DIFFERENCES) {
+      t.match(d.id, /^[a-z0-9-]+$/, `${d.id}: id is a slug`);
+      t.ok(d.what.length > 10 && !d.what.includes("\n"), `${d.id}: one-line what`);
+      t.ok(d.why.length > 10 && !d.why.includes("\n"), `${d.id}: one-line why`);
+      t.match(d.why, /§\d/, `${d.id}: why cites a spec section`);
+    }
+  });
+}
