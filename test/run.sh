@@ -40,7 +40,9 @@ if [ "$(id -u)" = 0 ]; then
   runner=(unshare -m --propagation private --)
 fi
 
-"${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "$@" "${files[@]}" 2>&1 | tee "$log"
+# Arguments name test files to run instead of the whole suite.
+[ $# -gt 0 ] && files=("$@")
+"${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -1)
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}

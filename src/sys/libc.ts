@@ -46,6 +46,7 @@ const lib = dlopen("libc.so.6", {
   sendmsg: { args: [i32, P, i32], returns: i64_fast },
   recvmsg: { args: [i32, P, i32], returns: i64_fast },
   socketpair: { args: [i32, i32, i32, P], returns: i32 },
+  pipe2: { args: [P, i32], returns: i32 },
   recv: { args: [i32, P, u64, i32], returns: i64_fast },
   send: { args: [i32, P, u64, i32], returns: i64_fast },
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
@@ -425,6 +426,12 @@ export const MSG_CMSG_CLOEXEC = 0x40000000;
 export function socketpair(type: number): [number, number] | number {
   const fds = Buffer.alloc(8);
   if (lib.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, ptr(fds)) < 0) return -errno();
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+export function pipe(): [number, number] | number {
+  const fds = Buffer.alloc(8);
+  if (lib.pipe2(ptr(fds), O.CLOEXEC) < 0) return -errno();
   return [fds.readInt32LE(0), fds.readInt32LE(4)];
 }
 

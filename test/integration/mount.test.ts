@@ -278,6 +278,18 @@ if (!canIntegrate()) {
     t.equal(unmount(mnt, "-u").code, 0);
   });
 
+  t.test("the watchdog keeps nothing it inherited open but the comm socket", async (t) => {
+    const mnt = mkdirAs(u, `${base}/auto4`);
+    const { report, client } = await fakeMountHold(u, { helper: OURS, args: ["-o", "auto_unmount", "--", mnt], extraPipe: true });
+    t.teardown(() => killTree(client.pid));
+    t.ok(report.gotFd);
+    t.equal(report.extraPipeEof, true, "an inherited pipe is closed");
+    t.equal(report.stdoutEof, true, "stdout now points to /dev/null");
+    t.equal(mountsAt(mnt).length, 1);
+    client.kill("SIGKILL");
+    t.ok(await waitFor(() => mountsAt(mnt).length === 0, 10000), "and it still unmounts");
+  });
+
   t.test("--auto-unmount watchdog only", async (t) => {
     const mnt = mkdirAs(u, `${base}/auto3`);
     const r = mount(mnt);

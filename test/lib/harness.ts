@@ -58,13 +58,16 @@ export function runAs(u: User | null, argv: string[], opts: { env?: Record<strin
 
 export type ClientSpec = {
   helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
-  sock?: "stream" | "seqpacket"; commFdEnv?: boolean; timeoutMs?: number;
+  sock?: "stream" | "seqpacket"; commFdEnv?: boolean; timeoutMs?: number; extraPipe?: boolean;
 };
 export type ClientReport = {
   gotFd: boolean; fdTarget?: string; dataByte?: number; exitCode: number | null;
   signal: string | null; stdout: string; stderr: string; recv?: string;
 };
-export type HoldReport = { gotFd: boolean; fdTarget?: string; dataByte?: number; recv?: string; pid?: number };
+export type HoldReport = {
+  gotFd: boolean; fdTarget?: string; dataByte?: number; recv?: string; pid?: number;
+  extraPipeEof?: boolean; stdoutEof?: boolean;
+};
 
 // Mount through a helper the way libfuse does, as the user; waits for the helper.
 export function fakeMount(u: User, spec: ClientSpec): ClientReport {

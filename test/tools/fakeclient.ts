@@ -5,7 +5,10 @@
 //   bun test/tools/fakeclient.ts '<json spec>'
 //
 // spec: { helper, args, argv0?, env?, sock?: "stream"|"seqpacket", commFdEnv?: boolean,
-//         mode?: "wait"|"hold", timeoutMs? }
+//         mode?: "wait"|"hold", timeoutMs?, extraPipe?: boolean }
+// extraPipe: the helper also inherits the write end of a pipe as fd 4; in
+//         "hold" mode the report says whether it (and the helper's stdout)
+//         reached EOF, i.e. whether the watchdog closed what it inherited.
 // "wait": wait for the helper to exit, then close the fd.
 // "hold": print the report as soon as the fd arrives, keep fd and socket open
 //         until killed (what a FUSE server with auto_unmount does).
@@ -15,6 +18,7 @@ import * as c from "../../src/sys/libc.ts";
 type Spec = {
   helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
   sock?: "stream" | "seqpacket"; commFdEnv?: boolean; mode?: "wait" | "hold"; timeoutMs?: number;
+  extraPipe?: boolean;
 };
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
@@ -24,12 +28,19 @@ const [mine, theirs] = pair;
 
 const env: Record<string, string> = { ...(spec.env ?? {}) };
 if (spec.commFdEnv !== false) env._FUSE_COMMFD = "3";
+let extra: [number, number] | undefined;
+if (spec.extraPipe) {
+  const p = c.pipe();
+  if (typeof p === "number") throw new Error(`pipe: ${c.strerror(-p)}`);
+  extra = p;
+}
 const child = Bun.spawn([spec.helper, ...spec.args], {
   argv0: spec.argv0 ?? spec.helper,
   env,
-  stdio: ["ignore", "pipe", "pipe", theirs],
+  stdio: extra ? ["ignore", "pipe", "pipe", theirs, extra[1]] : ["ignore", "pipe", "pipe", theirs],
 });
 c.close(theirs);
+if (extra) c.close(extra[1]);
 
 const report: Record<string, unknown> = { gotFd: false };
 const timeout = spec.timeoutMs ?? 20000;
@@ -52,6 +63,15 @@ if (revents > 0) {
 
 if (spec.mode === "hold") {
   report.pid = child.pid;
+  if (extra) {
+    // EOF on the pipe means every copy of its write end, the helper's too, is closed.
+    const ev = c.pollOne(extra[0], c.POLL.IN, 5000);
+    const data = ev > 0 ? c.readFd(extra[0], 16) : undefined;
+    report.extraPipeEof = data instanceof Buffer && data.length === 0;
+    const reader = child.stdout.getReader();
+    const eof = await Promise.race([reader.read().then((r) => r.done), new Promise((r) => setTimeout(() => r(false), 5000))]);
+    report.stdoutEof = eof === true;
+  }
   process.stdout.write(JSON.stringify(report) + "\n");
   // Keep the fd and the socket for the filesystem's lifetime.
   setInterval(() => {}, 1 << 30);
