@@ -102,6 +102,14 @@ export function watchdog(commFd: number, mnt: string, type: string | undefined, 
   return c.exit(unmount(mnt, { quiet: true, lazy: true, mountId }));
 }
 
+// After a successful mount with auto_unmount: watch exactly that mount, known
+// by the ID of the mount fd we attached.
+export function watchAttached(commFd: number, mnt: string, attached: { mntFd: number; type: string }): never {
+  const id = attached.mntFd >= 0 ? c.mountIdOf(attached.mntFd) : undefined;
+  if (attached.mntFd >= 0) c.close(attached.mntFd);
+  return watchdog(commFd, mnt, attached.type, typeof id === "bigint" ? Number(id) : undefined);
+}
+
 // The probe child: become the caller completely (real, effective and saved
 // ids, taken from our own real ids, never from argv), then try to open the path.
 // Exit 0 means "the connection is dead". Harmless when anyone runs it directly:

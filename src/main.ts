@@ -2,15 +2,16 @@
 // as the caller, then unmount, watch, or check → mount → hand over the fd.
 
 import * as c from "./sys/libc.ts";
-import { caller, die, warn, setProgname, getProgname, asCaller } from "./sys/process.ts";
+import { caller, die, setProgname, getProgname, asCaller } from "./sys/process.ts";
 import { parseArgv, checkOperands, usage } from "./argv.ts";
 import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
 import { prepareMount, attachMount, detachByFd, fuseblkMissing } from "./mount.ts";
 import { unmount } from "./unmount.ts";
-import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
+import { watchdog, watchAttached, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { mountRecord } from "./options.ts";
 import { VERSION } from "./version.ts";
+import { mountSyncInit } from "./syncinit.ts";
 
 export type Env = { commFd?: string; device?: string };
 
@@ -47,10 +48,6 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
   }
   if (mtabNeedsUpdate(mnt)) {
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
-    if (!caller.isRoot && user === undefined) {
-      detachByFd(attached.mntFd);
-      die("could not determine username");
-    }
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
       detachByFd(attached.mntFd);
       return c.exit(1);
@@ -66,9 +63,7 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
   c.close(prepared.fuseFd);
   c.close(prepared.pinFd);
   if (!prepared.request.autoUnmount) return c.exit(0);
-  const id = attached.mntFd >= 0 ? c.mountIdOf(attached.mntFd) : undefined;
-  if (attached.mntFd >= 0) c.close(attached.mntFd);
-  return watchdog(commFd, mnt, attached.type, typeof id === "bigint" ? Number(id) : undefined);
+  return watchAttached(commFd, mnt, attached);
 }
 
 export function main(argv0: string | undefined, args: readonly string[], env: Env): never {
@@ -87,11 +82,7 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
 
   const commFd = commSocket(p, env);
   if (p.autoUnmount) return watchdog(commFd, mnt, undefined, undefined);
-  if (p.syncInit) {
-    // Exiting before anything is sent makes libfuse fall back to the classic protocol.
-    die("sync-init mode is not supported by this build");
-  }
+  if (p.syncInit) return mountSyncInit(commFd, mnt, p.options, env.device);
   return mountClassic(commFd, mnt, p.options, env);
 }
 
-export { warn };

@@ -12,6 +12,8 @@ import {
   legacySubtypeFallback, mountAttributes, superblockFlags, type MountRequest,
 } from "./options.ts";
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
+import { watchInit } from "./sys/initwatch.ts";
+import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
 
@@ -156,21 +158,28 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
   });
   for (const w of policy.warnings) warn(w);
   if (!policy.ok) die(policy.error);
+
+  // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.
+  // libfuse checks again for its retry without group_id; the output matches it.
+  const max = c.sysconf(c.SC_PAGESIZE) - 1;
+  const data = kernelData(policy.request, { fd: fuseFd, rootmode, uid: caller.uid, gid: caller.gid });
+  if (data.length > max) {
+    warn("mount options too long");
+    if (data.length - `,group_id=${caller.gid}`.length > max) warn("mount options too long");
+    die(`mount failed: ${c.strerror(c.E.EINVAL)}`);
+  }
+  if (!caller.isRoot && c.userName(caller.uid) === undefined) die("could not determine username");
   return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x };
 }
 
 export type Attached = { ok: true; mntFd: number; type: string; source: string } | { ok: false; errno: number };
 
 // The new mount API: the superblock is configured on an fs context, then the
-// mount is attached to the pinned inode by fd (never by path).
-export function attachMount(p: Prepared): Attached {
+// mount is attached to the pinned inode by fd (never by path). With
+// `watchCommFd`, the FUSE_INIT wait inside CMD_CREATE is bounded (sync init).
+export function attachMount(p: Prepared, watchCommFd?: number): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
-  if (kernelData(req, identity).length > c.sysconf(c.SC_PAGESIZE) - 1) {
-    // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.
-    warn("mount options too long");
-    return { ok: false, errno: c.E.EINVAL };
-  }
   const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
   if (fsfd === -c.E.ENOSYS) return legacyMount(p);
   if (fsfd < 0) return { ok: false, errno: -fsfd };
@@ -194,7 +203,9 @@ export function attachMount(p: Prepared): Attached {
         : c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, key, value);
       if (rc < 0) return { ok: false, errno: -rc };
     }
+    const watch = watchCommFd === undefined ? undefined : watchInit(watchCommFd, INIT_TIMEOUT_SECONDS);
     const created = c.fsconfig(fsfd, c.FSCONFIG.CMD_CREATE);
+    watch?.done();
     if (created < 0) return { ok: false, errno: -created };
     const mntFd = c.fsmount(fsfd, mountAttributes(req.flags));
     if (mntFd < 0) return { ok: false, errno: -mntFd };

@@ -30,6 +30,14 @@ if [ "$(id -u)" = 0 ]; then
   # may sit where they cannot read it (/root).
   ./node_modules/.bin/bun build --compile test/tools/fakeclient.ts --outfile "$FM_TEST_PREFIX/tools/fakeclient" >/dev/null \
     || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
+  ./node_modules/.bin/bun build --compile test/tools/syncpeer.ts --outfile "$FM_TEST_PREFIX/tools/syncpeer" >/dev/null \
+    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
+  # A helper with a 2-second proceed timeout, for the timeout test only. It is
+  # never set-uid and never installed; the tests run it as root directly.
+  ./node_modules/.bin/bun build --compile --define FM_TEST_PROCEED_TIMEOUT=2 \
+    --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+    bin/fusermount3.ts --outfile "$FM_TEST_PREFIX/tools/fusermount3-bun-short-timeout" >/dev/null \
+    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
   chmod -R a+rX "$FM_TEST_PREFIX/tools"
   for u in fmtest fmtest2; do id "$u" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"; done
   if [ -e /dev/fuse ]; then

@@ -62,6 +62,8 @@ const lib = dlopen("libc.so.6", {
   uname: { args: [P], returns: i32 },
   poll: { args: [P, u64, i32], returns: i32 },
   kill: { args: [i32, i32], returns: i32 },
+  alarm: { args: [u32], returns: u32 },
+  ioctl: { args: [i32, u64, u64], returns: i32 },
 }).symbols;
 
 // i64_fast returns a number when the value fits, which it always does here.
@@ -169,6 +171,8 @@ export function kernelRelease(): string {
 }
 
 export const kill = (pid: number, sig: number): number => lib.kill(pid, sig);
+export const alarm = (seconds: number): number => lib.alarm(seconds);
+export const ioctl = (fd: number, request: number, arg = 0): number => (lib.ioctl(fd, request, arg) < 0 ? -errno() : 0);
 
 // ---- output ---------------------------------------------------------------
 
