@@ -102,12 +102,10 @@ export function watchdog(commFd: number, mnt: string, type: string | undefined, 
   return c.exit(unmount(mnt, { quiet: true, lazy: true, mountId }));
 }
 
-// After a successful mount with auto_unmount: watch exactly that mount, known
-// by the ID of the mount fd we attached.
-export function watchAttached(commFd: number, mnt: string, attached: { mntFd: number; type: string }): never {
-  const id = attached.mntFd >= 0 ? c.mountIdOf(attached.mntFd) : undefined;
+// After a successful mount with auto_unmount: watch exactly that mount.
+export function watchAttached(commFd: number, mnt: string, attached: { mntFd: number; mountId?: number; type: string }): never {
   if (attached.mntFd >= 0) c.close(attached.mntFd);
-  return watchdog(commFd, mnt, attached.type, typeof id === "bigint" ? Number(id) : undefined);
+  return watchdog(commFd, mnt, attached.type, attached.mountId);
 }
 
 // The probe child: become the caller completely (real, effective and saved

@@ -5,7 +5,7 @@ import * as c from "./sys/libc.ts";
 import { caller, die, setProgname, getProgname, asCaller } from "./sys/process.ts";
 import { parseArgv, checkOperands, usage } from "./argv.ts";
 import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
-import { prepareMount, attachMount, detachByFd, fuseblkMissing } from "./mount.ts";
+import { prepareMount, attachWithMount2, undoMount, fuseblkMissing } from "./mount.ts";
 import { unmount } from "./unmount.ts";
 import { watchdog, watchAttached, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
@@ -40,7 +40,7 @@ function commSocket(p: { commFd?: string }, env: Env): number {
 // Classic protocol: mount, record, send the fd, exit (or watch).
 function mountClassic(commFd: number, mnt: string, opts: string, env: Env): never {
   const prepared = prepareMount(mnt, opts, env.device);
-  const attached = attachMount(prepared);
+  const attached = attachWithMount2(prepared);
   c.chdir("/");
   if (!attached.ok) {
     if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) die("'fuseblk' support missing");
@@ -49,7 +49,7 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
   if (mtabNeedsUpdate(mnt)) {
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      detachByFd(attached.mntFd);
+      undoMount(mnt, attached);
       return c.exit(1);
     }
   }
@@ -57,7 +57,7 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
   if (sent !== 1) {
     c.writeAll(2, `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}\n`);
     // The fd never reached the server: nobody will serve this mount.
-    detachByFd(attached.mntFd);
+    undoMount(mnt, attached);
     return c.exit(1);
   }
   c.close(prepared.fuseFd);

@@ -6,13 +6,14 @@
 import * as c from "./sys/libc.ts";
 import { caller, die, warn, warnFuse, dropPrivs, restorePrivs } from "./sys/process.ts";
 import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./fuseconf.ts";
-import { parseMountinfo, countFuseMounts } from "./mountinfo.ts";
+import { parseMountinfo, countFuseMounts, topMountAt } from "./mountinfo.ts";
 import {
   splitXOptions, applyOptionPolicy, kernelData, kernelParams, fsType, fsSource,
   legacySubtypeFallback, mountAttributes, superblockFlags, type MountRequest,
 } from "./options.ts";
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
 import { watchInit } from "./sys/initwatch.ts";
+import { unmount } from "./unmount.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
@@ -172,7 +173,11 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
   return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x };
 }
 
-export type Attached = { ok: true; mntFd: number; type: string; source: string } | { ok: false; errno: number };
+// mntFd: the new API's mount fd (-1 after mount(2)); mountId: the kernel's ID
+// of the new mount when known.
+export type Attached =
+  | { ok: true; mntFd: number; mountId?: number; type: string; source: string }
+  | { ok: false; errno: number };
 
 // The new mount API: the superblock is configured on an fs context, then the
 // mount is attached to the pinned inode by fd (never by path). With
@@ -181,7 +186,7 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
   const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
-  if (fsfd === -c.E.ENOSYS) return legacyMount(p);
+  if (fsfd === -c.E.ENOSYS) return attachWithMount2(p);
   if (fsfd < 0) return { ok: false, errno: -fsfd };
   try {
     let type = fsType(req);
@@ -211,18 +216,21 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
     if (mntFd < 0) return { ok: false, errno: -mntFd };
     const moved = c.moveMountToFd(mntFd, p.pinFd);
     if (moved < 0) { c.close(mntFd); return { ok: false, errno: -moved }; }
-    return { ok: true, mntFd, type, source };
+    const id = c.mountIdOf(mntFd);
+    return { ok: true, mntFd, mountId: typeof id === "bigint" ? Number(id) : undefined, type, source };
   } finally {
     c.close(fsfd);
   }
 }
 
-// Kernels without fsopen(): mount(2) onto the pinned inode through its
-// /proc/self/fd link, which names the checked inode and nothing else.
-function legacyMount(p: Prepared): Attached {
+// The classic protocol mounts with mount(2), as libfuse does: its option data
+// may be a page long (fsconfig() values stop at 255 bytes) and the kernel judges
+// it the same way. The target is the checked inode: "." when we are inside the
+// directory, else its /proc/self/fd link. Also used where fsopen() is missing.
+export function attachWithMount2(p: Prepared): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
-  const target = `/proc/self/fd/${p.pinFd}`;
+  const target = !caller.isRoot && p.rootmode === c.S.IFDIR ? "." : `/proc/self/fd/${p.pinFd}`;
   let type = fsType(req);
   let source = fsSource(req, p.device);
   let rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
@@ -231,9 +239,18 @@ function legacyMount(p: Prepared): Attached {
     rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
   }
   if (rc < 0) return { ok: false, errno: -rc };
-  // No mount fd here: a later failure leaves the mount in place, as libfuse
-  // does, rather than unmounting by path as root.
-  return { ok: true, mntFd: -1, type, source };
+  return { ok: true, mntFd: -1, mountId: newMountId(p.mnt, type), type, source };
+}
+
+// mount(2) gives no handle on the new mount; it is the top one at the path,
+// ours if it is FUSE of this type for this user. Only its ID is kept, to tell it
+// apart later from whatever else may be mounted there.
+function newMountId(mnt: string, type: string): number | undefined {
+  const text = c.readFile("/proc/self/mountinfo");
+  if (typeof text === "number") return undefined;
+  const top = topMountAt(parseMountinfo(text.toString("utf8")), mnt);
+  const ours = top && top.fsType === type && top.superOptions.split(",").includes(`user_id=${caller.uid}`);
+  return ours ? top.id : undefined;
 }
 
 export function fuseblkMissing(): boolean {
@@ -241,10 +258,14 @@ export function fuseblkMissing(): boolean {
   return typeof f !== "number" && !f.toString("latin1").includes("fuseblk\n");
 }
 
-// Undo a mount we made through its own mount fd: exactly that mount, whatever
-// the path now points to.
-export function detachByFd(mntFd: number): void {
-  if (mntFd < 0) return;
-  const rc = c.umount2(`/proc/self/fd/${mntFd}`, c.MNT_DETACH);
-  if (rc < 0 && rc !== -c.E.EINVAL) warnFuse(`cleanup umount failed: ${c.strerror(-rc)}`);
+// Undo a mount nobody will serve: through its own mount fd (exactly that mount,
+// whatever the path now points to), else with the checked unmount, which
+// removes it only if the mount on top of the path is still the one we made.
+export function undoMount(mnt: string, a: { mntFd: number; mountId?: number }): void {
+  if (a.mntFd >= 0) {
+    const rc = c.umount2(`/proc/self/fd/${a.mntFd}`, c.MNT_DETACH);
+    if (rc < 0 && rc !== -c.E.EINVAL) warnFuse(`cleanup umount failed: ${c.strerror(-rc)}`);
+  } else if (a.mountId !== undefined) {
+    unmount(mnt, { quiet: true, lazy: true, mountId: a.mountId, record: false });
+  }
 }

@@ -12,7 +12,7 @@
 
 import * as c from "./sys/libc.ts";
 import { caller, die, warn } from "./sys/process.ts";
-import { prepareMount, attachMount, detachByFd, fuseblkMissing } from "./mount.ts";
+import { prepareMount, attachMount, undoMount, fuseblkMissing } from "./mount.ts";
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { mountRecord } from "./options.ts";
 import { watchAttached } from "./autounmount.ts";
@@ -58,7 +58,7 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
   if (mtabNeedsUpdate(mnt)) {
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      detachByFd(attached.mntFd);
+      undoMount(mnt, attached);
       sendStatus(commFd, -c.E.EIO);
       return c.exit(1);
     }

@@ -61,6 +61,8 @@ export type UnmountOptions = {
   lazy: boolean;
   // The watchdog passes the mount it made: only that mount may be removed.
   mountId?: number;
+  // false when undoing a mount whose table record was never written.
+  record?: boolean;
 };
 
 // Returns the exit code.
@@ -80,25 +82,23 @@ export function unmount(mnt: string, o: UnmountOptions): number {
       user = c.userName(caller.uid);
       if (user === undefined) { warn("could not determine username"); return 1; }
     }
+    // The mount on top of the path must be the caller's (or, for the watchdog,
+    // the one it made): the top one, not the first table entry, so that nobody
+    // removes a mount stacked on theirs. Checked by path first (libfuse's
+    // order and messages), then again, race-free, from the verified parent.
+    const checking = !caller.isRoot || o.mountId !== undefined;
+    const permitted = (top: MountEntry | undefined): top is MountEntry =>
+      top !== undefined && (caller.isRoot || ownedBy(top, caller.uid, user)) &&
+      (o.mountId === undefined || o.mountId === top.id);
+    const notFound = () => { if (!o.quiet) warn(`entry for ${mnt} not found in ${MTAB}`); return 1; };
+    const top = topMountAt(readMountTable(), mnt);
+    if (checking && !permitted(top)) return notFound();
     dropPrivs();
     let rc: number;
     try {
       const last = chdirToParent(mnt);
       if (last === undefined) return 1;
-      if (!caller.isRoot || o.mountId !== undefined) {
-        // The mount on top of the path we are about to unmount must be the
-        // caller's (or the watchdog's own): checking the top one, not the first
-        // table entry, keeps a user from removing a mount stacked on theirs.
-        const top = topMountAt(readMountTable(), mnt);
-        const here = mountIdAt(last);
-        const ok = top !== undefined && here === top.id &&
-          (caller.isRoot || ownedBy(top, caller.uid, user)) &&
-          (o.mountId === undefined || o.mountId === top.id);
-        if (!ok) {
-          if (!o.quiet) warn(`entry for ${mnt} not found in ${MTAB}`);
-          return 1;
-        }
-      }
+      if (checking && mountIdAt(last) !== top!.id) return notFound();
       rc = c.umount2(last, flags | c.UMOUNT_NOFOLLOW);
     } finally {
       restorePrivs();
@@ -108,7 +108,7 @@ export function unmount(mnt: string, o: UnmountOptions): number {
       return 1;
     }
     c.chdir("/");
-    if (mtabNeedsUpdate(mnt) && !removeMountRecord(mnt)) return 1;
+    if (o.record !== false && mtabNeedsUpdate(mnt) && !removeMountRecord(mnt)) return 1;
     return 0;
   } finally {
     c.chdir("/");

@@ -68,6 +68,16 @@ export const DIFFERENCES = [
     why: "We use master's mountpoint filesystem whitelist, which adds RAMFS, NTFS3, PANFS, WEKAFS (§9 table, §17 row 'fs-type whitelist').",
   },
   {
+    id: "unmount-checks-top-mount",
+    what: "-u refuses (`entry for … not found`) when the mount on top of the path is not the caller's FUSE mount; 3.14 checks the first table entry and unmounts whatever is on top (e.g. root's tmpfs stacked on the user's FUSE mount).",
+    why: "security.md §5 item 7 (stacked mounts) asks for a decision; ours checks ownership of the mount umount2 would remove (§12.3 last bullet).",
+  },
+  {
+    id: "posixly-correct-ignored",
+    what: "POSIXLY_CORRECT does not stop option parsing at the first operand (`mnt -u` unmounts); 3.14 says `extra arguments after the mountpoint`.",
+    why: "The launcher passes only _FUSE_COMMFD, _FUSE_COMMFD2 and FUSE_KERN_DEVICE to the privileged runtime (the drop-in issue; security.md §7.1 makes POSIXLY_CORRECT optional); libfuse never sets it.",
+  },
+  {
     id: "fuse-kern-device",
     what: "FUSE_KERN_DEVICE (starting with /dev/) selects the device that is opened; 3.14 ignores the variable and always opens /dev/fuse.",
     why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device': master, stat done as the caller).",

@@ -4,9 +4,13 @@
 // socket, _FUSE_COMMFD, fd reception), with the same argv0 "fusermount3".
 // Compared: exit code (and signal), stdout, stderr (helper paths normalised),
 // whether an fd arrived, the mountinfo line at the mountpoint
-// (normalizedMount: no ids or device numbers) and the set of FUSE mounts that
-// the run left anywhere. Between runs everything FUSE that appeared is
-// detached as root, so every run starts clean.
+// (normalizedMount: no ids or device numbers) and the set of mounts the run
+// left (any FUSE mount, any mount below the scratch directories). Between runs
+// everything that appeared is detached as root (umount -l), so every run
+// starts clean; the teardown removes the scratch directories (cleanupDir).
+//
+// Undocumented divergences found so far are kept as failing equality cases on
+// purpose (see the final report of the session that wrote this file).
 //
 // Cases that differ on purpose name an entry of ./differences.ts and assert our
 // behaviour explicitly (and the documented 3.14 behaviour of the C tool); every
@@ -26,11 +30,11 @@ import { difference, type DifferenceId } from "./differences.ts";
 type Outcome = {
   code: number | null; signal: string | null; stdout: string; stderr: string; gotFd: boolean;
   mount: string | undefined; // normalizedMount(mountsAt(at)[0])
-  fuse: string[]; // every FUSE mount the run left: "<mountpoint> <normalized line>"
+  mounts: string[]; // every mount the run left (see newMounts): "<mountpoint> <normalized line>"
 };
 type Expect = {
   code: number | null; stderr: string; stdout?: string; gotFd: boolean;
-  mount?: string; fuse?: string[];
+  mount?: string; mounts?: string[];
 };
 type Case = {
   name: string;
@@ -61,14 +65,14 @@ const USAGE =
   " -z\t\t    lazy unmount\n";
 
 if (!canIntegrate()) {
-  t.skip(skipReason);
+  t.plan(0, skipReason);
 } else {
   const u = user("fmtest");
   const u2 = user("fmtest2");
   const B = scratch(u);
   const OB = scratch(u2);
   t.teardown(() => {
-    clearFuse();
+    clearMounts();
     cleanupDir(B);
     cleanupDir(OB);
   });
@@ -87,24 +91,28 @@ if (!canIntegrate()) {
       };
     });
   const isFuse = (l: Line) => /^fuse(blk)?(\.|$)/.test(l.fsType);
-  const baseline = new Set(allMounts().filter(isFuse).map((l) => l.id));
-  const newFuse = () => allMounts().filter((l) => isFuse(l) && !baseline.has(l.id));
+  const below = (p: string, dir: string) => p === dir || p.startsWith(dir + "/");
+  // Mounts that existed before the cases (set after the fixtures are made).
+  let baseline = new Set<number>();
+  // What a run may have left: any FUSE mount, and any mount below our scratch
+  // directories (e.g. a root-owned mount stacked by a case's setup).
+  const newMounts = () => allMounts().filter((l) => !baseline.has(l.id) && (isFuse(l) || below(l.mountPoint, B) || below(l.mountPoint, OB)));
 
-  // Detach, as root, every FUSE mount that appeared since the file started.
-  function clearFuse(): void {
+  // Detach, as root, everything that appeared since the fixtures were made.
+  function clearMounts(): void {
     for (let i = 0; i < 10; i++) {
-      const left = newFuse();
+      const left = newMounts();
       if (left.length === 0) return;
       for (const l of left.reverse()) {
         const r = spawnSync("umount", ["-l", l.mountPoint]);
         if (r.status !== 0) spawnSync("umount", ["-l", "--no-canonicalize", l.mountPoint]);
       }
     }
-    throw new Error(`cannot clean up: ${JSON.stringify(newFuse())}`);
+    throw new Error(`cannot clean up: ${JSON.stringify(newMounts())}`);
   }
 
-  const fuseSnapshot = () =>
-    newFuse().map((l) => `${l.mountPoint} ${normalizedMount(mountsAt(l.mountPoint).find((m) => m.id === l.id))}`).sort();
+  const mountSnapshot = () =>
+    newMounts().map((l) => `${l.mountPoint} ${normalizedMount(mountsAt(l.mountPoint).find((m) => m.id === l.id))}`).sort();
 
   const helperPaths = [OURS_HELPER, OURS, C_HELPER, PREFIX].filter((p) => p !== "").sort((a, b) => b.length - a.length);
   const normalise = (s: string | undefined) => {
@@ -116,7 +124,7 @@ if (!canIntegrate()) {
   const M = mkdirAs(u, `${B}/m`); // the main mountpoint, reused (every run starts clean)
 
   function run(c: Case, helper: string): Outcome {
-    clearFuse();
+    clearMounts();
     c.setup?.();
     const r = fakeMount(c.as ?? u, {
       helper, argv0: "fusermount3", args: c.args, env: c.env,
@@ -126,9 +134,9 @@ if (!canIntegrate()) {
     const out: Outcome = {
       code: r.exitCode ?? null, signal: r.signal ?? null,
       stdout: normalise(r.stdout), stderr: normalise(r.stderr), gotFd: r.gotFd,
-      mount: normalizedMount(mountsAt(at)[0]), fuse: fuseSnapshot(),
+      mount: normalizedMount(mountsAt(at)[0]), mounts: mountSnapshot(),
     };
-    clearFuse();
+    clearMounts();
     return out;
   }
 
@@ -159,12 +167,18 @@ if (!canIntegrate()) {
     if (r.exitCode !== 0 || !r.gotFd) throw new Error(`setup mount of ${mnt} failed: ${r.stderr}`);
   };
 
+  // Root mounts a tmpfs on top of a path (stacked mounts, security.md §5.7).
+  const stackTmpfs = (path: string, opts = "") => {
+    const r = spawnSync("mount", ["-t", "tmpfs", ...(opts ? ["-o", opts] : []), "none", path], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`tmpfs over ${path}: ${r.stderr}`);
+  };
+
   const UG = `user_id=${u.uid},group_id=${u.gid}`;
   // A normalized mountinfo line of one of our test mounts.
   const line = (o: { mopts?: string; type?: string; src?: string; sopts?: string } = {}) =>
     `${o.mopts ?? "rw,nosuid,nodev,relatime"} - ${o.type ?? "fuse"} ${o.src ?? "/dev/fuse"} ${o.sopts ?? `rw,${UG}`}`;
-  const mounted = (mount: string, at = M): Expect => ({ code: 0, stderr: "", gotFd: true, mount, fuse: [`${at} ${mount}`] });
-  const refused = (stderr: string, code: number | null = 1): Expect => ({ code, stderr, gotFd: false, fuse: [] });
+  const mounted = (mount: string, at = M): Expect => ({ code: 0, stderr: "", gotFd: true, mount, mounts: [`${at} ${mount}`] });
+  const refused = (stderr: string, code: number | null = 1): Expect => ({ code, stderr, gotFd: false, mounts: [] });
 
   // --------------------------------------------------------------- fixtures
 
@@ -205,6 +219,11 @@ if (!canIntegrate()) {
   chmodSync(NOSEARCH, 0o600);
   const NOWRITE = mkdirAs(u, `${B}/nowrite`, 0o555);
   const D1 = mkdirAs(u, `${B}/d1/d2`);
+  const LOOP = `${B}/loop`;
+  symlinkSync(LOOP, LOOP);
+  const STACKBASE = asRoot(`${B}/stackbase`, 0o755);
+  const XONLY = asRoot(`${B}/xonly`, 0o711);
+  const XONLY_M = asRoot(`${XONLY}/m`, 0o755, "dir", u);
   const SPECIAL: Record<string, string> = {
     "space": "sp ace", "tab": "ta\tb", "newline": "new\nline", "backslash": "back\\slash",
     "hash": "ha#sh", "comma": "com,ma", "non-ASCII": "ünïcødé-日本", "leading dash": "-dash",
@@ -237,12 +256,24 @@ if (!canIntegrate()) {
   spawnSync("mknod", [DEV_NOPERM, "c", "10", "229"]);
   chmodSync(DEV_NOPERM, 0o600);
 
+  baseline = new Set(allMounts().map((l) => l.id));
   const fuseCount = () => allMounts().filter((l) => l.fsType === "fuse" || l.fsType.startsWith("fuse.")).length;
 
   // ------------------------------------------------------------------ cases
 
   const families: Array<[string, Case[]]> = [];
   const fam = (name: string, cs: Case[]) => families.push([name, cs]);
+  // Options whose kernel data ("<opts>,fd=N,rootmode=40000,user_id=U,group_id=G")
+  // is `len` bytes long when the helper's /dev/fuse fd has one digit.
+  const kernelDataOf = (len: number): string => {
+    const suffix = `,fd=4,rootmode=40000,user_id=${u.uid},group_id=${u.gid}`.length;
+    const want = len - suffix; // length of the option string
+    const dp = "default_permissions";
+    const k = Math.floor((want - 20) / (dp.length + 1)); // leave room for max_read=
+    const head = Array(k).fill(dp).join(",");
+    const pad = want - head.length - ",max_read=".length - 4;
+    return `${head},max_read=${"0".repeat(pad)}4000`; // octal for the kernel: 2048
+  };
   const mo = (opts: string, mnt = M): string[] => ["-o", opts, "--", mnt];
 
   // getopt behaviour (§2.1–2.4). A valid mountpoint is always present, so a
@@ -315,13 +346,24 @@ if (!canIntegrate()) {
     { name: "-z with two operands (rule 1 first)", args: ["-z", M, M2] },
     { name: "--lazy without -u", args: ["--lazy", M] },
     { name: "-z -h", args: ["-z", "-h"] },
-    { name: "POSIXLY_CORRECT: mnt -u is two operands", args: [M, "-u"], env: { POSIXLY_CORRECT: "1" }, setup: mountWithC(u, M) },
+    { name: "--h (prefix of --help)", args: ["--h", M] },
+    { name: "--help --bogus (usage wins)", args: ["--help", "--bogus"] },
+    { name: "-o ro -h (usage after an option)", args: ["-o", "ro", "-h", M] },
+    { name: "-- -h (operand)", args: ["--", "-h"] },
+    { name: "-o=ro (= is part of the value)", args: ["-o=ro", M] },
+    { name: "-o ro -o '' (last wins, empty)", args: ["-o", "ro", "-o", "", M] },
+    {
+      name: "POSIXLY_CORRECT: mnt -u", args: [M, "-u"], env: { POSIXLY_CORRECT: "1" }, setup: mountWithC(u, M),
+      diff: "posixly-correct-ignored",
+      ours: { code: 0, stderr: "", gotFd: false, mounts: [] },
+      c: { code: 1, stderr: P + "extra arguments after the mountpoint\n" },
+    },
   ]);
 
   // Deliberate getopt differences: version string, master's long options.
   const VERSION_OURS: Partial<Case> = {
     diff: "version-string",
-    ours: { code: 0, stdout: "fusermount3 version: 3.19.0\n", stderr: "", gotFd: false, fuse: [] },
+    ours: { code: 0, stdout: "fusermount3 version: 3.19.0\n", stderr: "", gotFd: false, mounts: [] },
     c: { code: 0, stdout: "fusermount3 version: 3.14.0\n", stderr: "" },
   };
   const unrecognized = (opt: string): Partial<Expect> => ({ code: 1, stderr: `${P}unrecognized option '${opt}'\n`, gotFd: false });
@@ -362,6 +404,10 @@ if (!canIntegrate()) {
       ours: mounted(line()), c: unrecognized("--comm=3"),
     },
     {
+      name: "--comm-fd 3 overrides a closed _FUSE_COMMFD=99", args: ["--comm-fd=3", "--", M], commFd: false, env: { _FUSE_COMMFD: "99" }, diff: "long-options",
+      ours: mounted(line()), c: unrecognized("--comm-fd=3"),
+    },
+    {
       name: "--comm-fd at the end", args: [M, "--comm-fd"], diff: "long-options",
       ours: refused(`${P}option '--comm-fd' requires an argument\n`), c: unrecognized("--comm-fd"),
     },
@@ -377,9 +423,19 @@ if (!canIntegrate()) {
       name: "--auto -z (prefix; -z allowed with --auto-unmount) without a comm fd", args: ["--auto", "-z", M], commFd: false, diff: "long-options",
       ours: refused(`${P}old style mounting not supported\n`), c: unrecognized("--auto"),
     },
+    // (A full --sync-init run needs a client that speaks the protocol; these
+    // fail before anything is sent.)
     {
-      name: "--sync-init", args: ["--sync-init", "--", M], diff: "long-options",
-      ours: refused(`${P}sync-init mode is not supported by this build\n`), c: unrecognized("--sync-init"),
+      name: "--sync-init with an unknown option", args: ["--sync-init", "-o", "bogus", "--", M], diff: "long-options",
+      ours: refused(`${P}unknown option 'bogus'\n`), c: unrecognized("--sync-init"),
+    },
+    {
+      name: "--sync (prefix) with a nonexistent mountpoint", args: ["--sync", "--", `${B}/missing`], diff: "long-options",
+      ours: refused(`${P}failed to access mountpoint ${B}/missing: No such file or directory\n`), c: unrecognized("--sync"),
+    },
+    {
+      name: "--sync-init without a comm fd", args: ["--sync-init", "--", M], commFd: false, diff: "long-options",
+      ours: refused(`${P}old style mounting not supported\n`), c: unrecognized("--sync-init"),
     },
   ]);
 
@@ -446,6 +502,8 @@ if (!canIntegrate()) {
     { name: "fsname non-ASCII", args: mo("fsname=ünï") },
     { name: "fsname with = and :", args: mo("fsname=user@host:/a=b") },
     { name: "fsname twice (last wins)", args: mo("fsname=x,fsname=y") },
+    { name: "fsname with escaped comma before ro", args: mo("fsname=a\\,ro") },
+    { name: "fsname then an unknown option", args: mo("fsname=a,bogus") },
     { name: "fsname of 255 characters", args: mo(`fsname=${long255}`) },
     { name: "fsname of 256 characters", args: mo(`fsname=${"g".repeat(256)}`) },
     { name: "fsname of 300 characters", args: mo(`fsname=${"h".repeat(300)}`) },
@@ -475,7 +533,9 @@ if (!canIntegrate()) {
     { name: "max_read=0", args: mo("max_read=0") },
     { name: "max_read=abc (kernel refuses)", args: mo("max_read=abc") },
     { name: "max_read= (empty)", args: mo("max_read=") },
-    { name: "max_read with 300 leading zeros", args: mo(`max_read=${"0".repeat(300)}4096`) },
+    { name: "max_read=04000 (the kernel reads octal)", args: mo("max_read=04000") },
+    { name: "max_read=4096 with 300 leading zeros (invalid octal)", args: mo(`max_read=${"0".repeat(300)}4096`) },
+    { name: "max_read=4000 with 300 leading zeros (valid octal)", args: mo(`max_read=${"0".repeat(300)}4000`) },
     { name: "blksize=4096 (fuseblk only)", args: mo("blksize=4096") },
     { name: "allow_other without user_allow_other", args: mo("allow_other") },
     { name: "allow_root without user_allow_other", args: mo("allow_root") },
@@ -509,6 +569,8 @@ if (!canIntegrate()) {
     { name: "-u as an option", args: mo("-u") },
     { name: "option string longer than a page, short kernel data", args: mo(Array(1500).fill("ro").join(",")) },
     { name: "kernel data longer than a page", args: mo(Array(250).fill("default_permissions").join(",")) },
+    { name: "kernel data of exactly 4095 bytes (with a one-digit fd)", args: mo(kernelDataOf(4095)) },
+    { name: "kernel data of exactly 4096 bytes (with a one-digit fd)", args: mo(kernelDataOf(4096)) },
     { name: "unknown option longer than a page", args: mo("a".repeat(5000)) },
     { name: "dev,suid,nodev,nosuid warnings", args: mo("dev,suid,nodev,nosuid") },
     { name: "options then bad mountpoint (mountpoint checked first)", args: mo("bogus", `${B}/missing`) },
@@ -588,11 +650,18 @@ if (!canIntegrate()) {
     mp("/dev/shm", "/dev/shm"),
     mp("nonexistent name with printf directives", `${B}/%s%n%x-missing`),
     mp("over a dead FUSE mount", M, { setup: mountWithC(u, M) }),
+    mp("non-empty directory", `${B}/d1`),
+    mp("symlink followed by ..", `${LINK}/..`, { at: B }),
+    mp("symlink loop in the parent", `${LOOP}/x`),
+    mp("symlink loop as last component", LOOP),
+    mp("directory inside a search-only (0711) root directory", XONLY_M),
     ...Object.entries(SPECIAL).map(([what, n]) => mp(`name with ${what}`, `${B}/${n}`)),
     ...(BPF ? [mp("directory on bpf (forbidden fs type)", BPF)] : []),
     ...(RAMFS ? [mp("directory on ramfs", RAMFS, {
-      diff: "fs-type-whitelist-master", ours: mounted(line(), RAMFS),
-      c: refused(`${P}mounting over filesystem type 0x858458f6 is forbidden\n`),
+      // mountsAt(RAMFS)[0] is the ramfs itself; the FUSE mount is stacked on it.
+      diff: "fs-type-whitelist-master",
+      ours: { code: 0, stderr: "", gotFd: true, mount: "rw,relatime - ramfs ramfs rw", mounts: [`${RAMFS} ${line()}`] },
+      c: { ...refused(`${P}mounting over filesystem type 0x858458f6 is forbidden\n`), mount: "rw,relatime - ramfs ramfs rw" },
     })] : []),
   ]);
 
@@ -610,6 +679,7 @@ if (!canIntegrate()) {
     um("-u own mount through a symlink", ["-u", LINK_M], mountWithC(u, M)),
     um("-u own mount through a symlinked parent", ["-u", `${LINKDIR}/m`], mountWithC(u, REAL_M), { at: REAL_M }),
     um("-u own mount on a regular file", ["-u", FILE], mountWithC(u, FILE), { at: FILE }),
+    um("-u own mount inside a search-only (0711) root directory", ["-u", XONLY_M], mountWithC(u, XONLY_M), { at: XONLY_M }),
     um("-u own mount in a root-owned 0777 directory", ["-u", ROOTDIR_W], mountWithC(u, ROOTDIR_W), { at: ROOTDIR_W }),
     um("-uz own mount", ["-uz", M], mountWithC(u, M)),
     um("-u -z own mount", ["-u", "-z", M], mountWithC(u, M)),
@@ -623,6 +693,26 @@ if (!canIntegrate()) {
     um("-u nonexistent parent", ["-u", `${B}/missing/deeper`]),
     um("-u -q nonexistent parent", ["-u", "-q", `${B}/missing/deeper`]),
     um("-u below a directory without search permission", ["-u", `${NOSEARCH}/inner`]),
+    um("-u -q below a directory without search permission", ["-u", "-q", `${NOSEARCH}/inner`]),
+    um("-u own mount, last component .", ["-u", `${M}/.`], mountWithC(u, M)),
+    um("-u own mount on a regular file, trailing slash", ["-u", `${FILE}/`], mountWithC(u, FILE), { at: FILE }),
+    um("-u own mount with root's tmpfs stacked on it", ["-u", M], () => { mountWithC(u, M)(); stackTmpfs(M); }, {
+      diff: "unmount-checks-top-mount",
+      ours: {
+        ...refused(`${P}entry for ${M} not found in /etc/mtab\n`), mount: line(),
+        mounts: [`${M} ${line()}`, `${M} rw,relatime - tmpfs none rw`].sort(),
+      },
+      c: { code: 0, stderr: "", mount: line(), mounts: [`${M} ${line()}`] },
+    }),
+    um("-u own mount stacked on root's tmpfs", ["-u", STACKBASE], () => { stackTmpfs(STACKBASE, "mode=0777"); mountWithC(u, STACKBASE)(); }, { at: STACKBASE }),
+    um("-u another user's mount whose fsname is user_id=<uid>", ["-u", THEIRS], mountWithC(u2, THEIRS, `fsname=user_id=${u.uid}`), { at: THEIRS }),
+    um("-u another user's mount whose subtype carries ,user_id=<uid>", ["-u", THEIRS], mountWithC(u2, THEIRS, `subtype=x\\,user_id=${u.uid}`), { at: THEIRS }),
+    um("-u another user's mount whose fsname contains ' - '", ["-u", THEIRS], mountWithC(u2, THEIRS, `fsname=a - fuse b user_id=${u.uid}`), { at: THEIRS }),
+    um("-u -q own mount with root's tmpfs stacked on it", ["-u", "-q", M], () => { mountWithC(u, M)(); stackTmpfs(M); }, {
+      diff: "unmount-checks-top-mount",
+      ours: { ...refused(""), mount: line(), mounts: [`${M} ${line()}`, `${M} rw,relatime - tmpfs none rw`].sort() },
+      c: { code: 0, stderr: "", mount: line(), mounts: [`${M} ${line()}`] },
+    }),
     um("-u another user's mount", ["-u", THEIRS], mountWithC(u2, THEIRS), { at: THEIRS }),
     um("-u -q another user's mount", ["-u", "-q", THEIRS], mountWithC(u2, THEIRS), { at: THEIRS }),
     um("-uz another user's mount", ["-uz", THEIRS], mountWithC(u2, THEIRS), { at: THEIRS }),
@@ -705,6 +795,18 @@ if (!canIntegrate()) {
     { name: "unreadable fuse.conf (EACCES)", args: ["--", M], conf: "mount_max = 0\n", confMode: 0o600 },
     { name: "unreadable fuse.conf and allow_other", args: AO, conf: "user_allow_other\n", confMode: 0o600 },
     { name: "messages before a mountpoint error", args: ["--", `${B}/missing`], conf: "bogus\n" },
+    { name: "NUL byte inside a line", args: AO, conf: "user_allow_other\0x\nmount_max = 0\nfoo\n" },
+    { name: "mount_max = 99999999999 (long, truncated to a positive int)", args: ["--", M], conf: "mount_max = 99999999999\n" },
+    { name: "mount_max beyond LONG_MAX (saturates, int -1: unlimited)", args: ["--", M], conf: "mount_max = 99999999999999999999\n" },
+    { name: "mount_max beyond LONG_MIN (saturates, int 0)", args: ["--", M], conf: "mount_max = -99999999999999999999\n" },
+    {
+      name: "mount_max = -99999999999 (truncated to a negative int)", args: ["--", M], conf: "mount_max = -99999999999\n", diff: "mount-max-below-minus-one",
+      ours: { ...mounted(line()), stderr: `${P}invalid mount_max = -1215752191 in /etc/fuse.conf at line 1\n` },
+      c: refused(`${P}too many FUSE filesystems mounted; mount_max=N can be set in /etc/fuse.conf\n`),
+    },
+    { name: "mount_max = +0", args: ["--", M], conf: "mount_max = +0\n" },
+    { name: "indented mount_max with a comment", args: ["--", M], conf: "   mount_max = 0   # none\n" },
+    { name: "mount_max = 0, last line without newline", args: ["--", M], conf: "mount_max = 0\nuser_allow_other" },
     {
       name: "mount_max = -2", args: ["--", M], conf: "mount_max = -2\n", diff: "mount-max-below-minus-one",
       ours: { ...mounted(line()), stderr: `${P}invalid mount_max = -2 in /etc/fuse.conf at line 1\n` },
@@ -747,7 +849,7 @@ if (!canIntegrate()) {
             t.equal(ours.stdout, e.stdout ?? "", "ours: stdout");
             t.equal(ours.gotFd, e.gotFd, "ours: fd received");
             t.equal(ours.mount, e.mount, "ours: mountinfo line");
-            t.same(ours.fuse, e.fuse ?? (e.mount ? [`${at} ${e.mount}`] : []), "ours: FUSE mounts left");
+            t.same(ours.mounts, e.mounts ?? (e.mount ? [`${at} ${e.mount}`] : []), "ours: mounts left");
             // The documented 3.14 behaviour, so the table stays true.
             const ce = c.c ?? {};
             if ("code" in ce) t.equal(ref.code, ce.code, "C: exit code");
@@ -763,7 +865,7 @@ if (!canIntegrate()) {
             t.equal(ours.stdout, ref.stdout, "stdout");
             t.equal(ours.gotFd, ref.gotFd, "fd received");
             t.equal(ours.mount, ref.mount, "mountinfo line");
-            t.same(ours.fuse, ref.fuse, "FUSE mounts left");
+            t.same(ours.mounts, ref.mounts, "mounts left");
           }
         });
       }
@@ -773,7 +875,7 @@ if (!canIntegrate()) {
     t.ok(total >= 170, `${total} differential cases`);
   });
   t.test("nothing left mounted", async (t) => {
-    clearFuse();
-    t.same(newFuse(), [], "no FUSE mounts left by the cases");
+    clearMounts();
+    t.same(newMounts(), [], "no mounts left by the cases");
   });
 }
