@@ -28,16 +28,18 @@ if [ "$(id -u)" = 0 ]; then
   ./install.sh --prefix "$FM_TEST_PREFIX" >/dev/null || { echo "test: install failed"; echo "0 passed, 1 failed"; exit 1; }
   # Tools the test users run are compiled into the prefix: the checkout itself
   # may sit where they cannot read it (/root).
-  ./node_modules/.bin/bun build --compile test/tools/fakeclient.ts --outfile "$FM_TEST_PREFIX/tools/fakeclient" >/dev/null \
-    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
-  ./node_modules/.bin/bun build --compile test/tools/syncpeer.ts --outfile "$FM_TEST_PREFIX/tools/syncpeer" >/dev/null \
-    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
+  tool() { # OUTPUT-NAME SOURCE [bun build flags]
+    local out=$1 src=$2; shift 2
+    ./node_modules/.bin/bun build --compile "$@" "$src" --outfile "$FM_TEST_PREFIX/tools/$out" >/dev/null \
+      || { echo "test: building $src failed"; echo "0 passed, 1 failed"; exit 1; }
+  }
+  tool fakeclient test/tools/fakeclient.ts
+  tool syncpeer test/tools/syncpeer.ts
+  tool hello examples/hello/main.ts
   # A helper with a 2-second proceed timeout, for the timeout test only. It is
   # never set-uid and never installed; the tests run it as root directly.
-  ./node_modules/.bin/bun build --compile --define FM_TEST_PROCEED_TIMEOUT=2 \
-    --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
-    bin/fusermount3.ts --outfile "$FM_TEST_PREFIX/tools/fusermount3-bun-short-timeout" >/dev/null \
-    || { echo "test: building test tools failed"; echo "0 passed, 1 failed"; exit 1; }
+  tool fusermount3-bun-short-timeout bin/fusermount3.ts --define FM_TEST_PROCEED_TIMEOUT=2 \
+    --no-compile-autoload-dotenv --no-compile-autoload-bunfig
   chmod -R a+rX "$FM_TEST_PREFIX/tools"
   for u in fmtest fmtest2; do id "$u" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"; done
   if [ -e /dev/fuse ]; then

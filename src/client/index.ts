@@ -177,7 +177,8 @@ export async function mount(mountpoint: string, o: MountOptions = {}): Promise<F
     return classic(helper, mountpoint, opts, o, deadline);
   }
 
-  const armed = c.ioctl(fd, FUSE_DEV_IOC_SYNC_INIT);
+  // Without a server to answer it, FUSE_INIT must stay asynchronous.
+  const armed = o.serve ? c.ioctl(fd, FUSE_DEV_IOC_SYNC_INIT) : -c.E.ENOTTY;
   if (armed < 0 && armed !== -c.E.ENOTTY) {
     c.close(fd);
     return failure(run, "protocol", `cannot enable synchronous FUSE_INIT: ${c.strerror(-armed)}`);

@@ -2,7 +2,7 @@
 // unprivileged user, against the installed set-uid helper.
 import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync, statSync } from "node:fs";
 import {
   canIntegrate, skipReason, OURS, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, waitFor, killTree,
   type User,
@@ -18,6 +18,7 @@ type PeerReport = {
 type PeerSpec = {
   helper?: string; args: string[]; env?: Record<string, string>; arm?: boolean; proceed?: "send" | "close" | "never";
   proceedBytes?: number[]; init?: "answer" | "fail" | "die" | "ignore"; hold?: boolean;
+  swap?: { path: string; target: string };
 };
 
 // Starts the peer; resolves with the helper's pid and a promise of the report.
@@ -180,6 +181,23 @@ if (!canIntegrate() || !existsSync(PEER)) {
     const pid2 = await p2.helperPid;
     t.ok(await waitFor(() => !alive(pid2), 1500, 20), "helper gone");
     t.equal(mountsAt(mnt).length, 0);
+  });
+
+  t.test("swapping a parent for a symlink before proceed cannot redirect the mount", async (t) => {
+    // The attack on libfuse's first sync-init version: hold back proceed, replace
+    // a directory on the checked path with a symlink into a root-owned tree,
+    // then proceed. The mount must land on the inode that was checked.
+    const victim = `${base}/victim`;
+    mkdirSync(`${victim}/m`, { recursive: true });
+    const parent = mkdirAs(u, `${base}/a`);
+    const mnt = mkdirAs(u, `${parent}/m`);
+    const r = await peer(u, { args: sync(mnt, "subtype=toctou"), swap: { path: parent, target: victim } }).report;
+    t.equal(r.status, 0, r.stderr ?? "");
+    t.equal(mountsAt(`${victim}/m`).length, 0, "nothing mounted in the root-owned directory");
+    t.equal(mountsAt(`${parent}.orig/m`)[0]?.fsType, "fuse.toctou", "mounted on the checked directory");
+    t.equal(statSync(`${victim}/m`).uid, 0);
+    t.equal(runAs(u, [OURS, "-u", `${parent}.orig/m`]).code, 0);
+    t.equal(runAs(u, [OURS, "-u", `${victim}/m`]).code, 1, "and the user cannot unmount in the victim tree");
   });
 
   t.test("auto_unmount over sync-init: killing the server unmounts", async (t) => {

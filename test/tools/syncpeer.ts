@@ -8,18 +8,20 @@
 //         proceed?: "send" | "close" | "never"   what to do after the fd (default "send")
 //         proceedBytes?: number[]       bytes to send as proceed (default [0])
 //         init?: "answer" | "fail" | "die" | "ignore"   what to do with FUSE_INIT (default "answer")
-//         hold?: boolean                after the status, keep fd and socket until killed }
+//         hold?: boolean                after the status, keep fd and socket until killed
+//         swap?: { path, target }       before proceed: rename path to path.orig and put a
+//                                       symlink to target in its place (the TOCTOU attack) }
 // "die": exit at once after proceed, without answering INIT (the server crashed).
 // Lines printed: {"helperPid":N} as soon as the helper runs, then the report.
 
-import { writeSync } from "node:fs";
+import { writeSync, renameSync, symlinkSync } from "node:fs";
 import * as c from "../../src/sys/libc.ts";
 import { decodeStatus, FUSE_DEV_IOC_SYNC_INIT, STATUS_SIZE } from "../../protocol/wire.ts";
 
 type Spec = {
   helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
   arm?: boolean; proceed?: "send" | "close" | "never"; proceedBytes?: number[];
-  init?: "answer" | "fail" | "die" | "ignore"; hold?: boolean;
+  init?: "answer" | "fail" | "die" | "ignore"; hold?: boolean; swap?: { path: string; target: string };
 };
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
 const say = (o: unknown) => c.writeAll(1, JSON.stringify(o) + "\n");
@@ -58,6 +60,10 @@ report.ioctl = spec.arm === false ? "skipped" : c.ioctl(fd, FUSE_DEV_IOC_SYNC_IN
 
 if (spec.proceed === "close") { c.close(mine); c.close(fd); await finish(); }
 if (spec.proceed === "never") { await finish(); }
+if (spec.swap) {
+  renameSync(spec.swap.path, `${spec.swap.path}.orig`);
+  symlinkSync(spec.swap.target, spec.swap.path);
+}
 c.sendBytes(mine, new Uint8Array(spec.proceedBytes ?? [0]));
 report.proceedAt = performance.now() - t0;
 if (spec.init === "die") c.exit(0);
