@@ -10,6 +10,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules/tap ] && [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
 
+# One run at a time on a machine: runs share /dev/fuse's mode and the test users.
+if [ "$(id -u)" = 0 ]; then
+  exec 9>/run/lock/fusermount3-ts-tests.lock 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
+  flock 9
+fi
+
 log=$(mktemp /tmp/fm-test-log.XXXXXX)
 cleanup() {
   [ -n "${fuse_mode:-}" ] && chmod "$fuse_mode" /dev/fuse 2>/dev/null
