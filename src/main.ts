@@ -5,7 +5,7 @@ import * as c from "./sys/libc.ts";
 import { caller, die, setProgname, getProgname, asCaller } from "./sys/process.ts";
 import { parseArgv, checkOperands, usage } from "./argv.ts";
 import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
-import { prepareMount, attachWithMount2, undoMount, fuseblkMissing } from "./mount.ts";
+import { prepareMount, attachWithMount2, undoMount, fuseblkMissing, withinMountMax, TOO_MANY } from "./mount.ts";
 import { unmount } from "./unmount.ts";
 import { watchdog, watchAttached, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
@@ -40,7 +40,9 @@ function commSocket(p: { commFd?: string }, env: Env): number {
 // Classic protocol: mount, record, send the fd, exit (or watch).
 function mountClassic(commFd: number, mnt: string, opts: string, env: Env): never {
   const prepared = prepareMount(mnt, opts, env.device);
-  const attached = attachWithMount2(prepared);
+  const locked = withinMountMax(prepared, () => attachWithMount2(prepared));
+  if (!locked.ok) die(TOO_MANY);
+  const attached = locked.value;
   c.chdir("/");
   if (!attached.ok) {
     if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) die("'fuseblk' support missing");

@@ -17,6 +17,7 @@ import { unmount } from "./unmount.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
+const MOUNT_LOCK = "/run/fusermount3.lock";
 
 export type Prepared = {
   mnt: string; // resolved absolute path, for messages and the mount table
@@ -26,6 +27,7 @@ export type Prepared = {
   rootmode: number;
   request: MountRequest;
   xOptions: string;
+  mountMax: number; // from fuse.conf; -1 = unlimited (and root is never limited)
 };
 
 // FUSE_KERN_DEVICE, validated as libfuse master does, but looked at with the
@@ -89,6 +91,27 @@ export function countUserVisibleFuseMounts(): number {
   return countFuseMounts(parseMountinfo(text.toString("utf8")));
 }
 
+export const TOO_MANY = `too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`;
+
+// Count and mount as one step. Counting and then mounting lets concurrent
+// helpers all see room for one more; under this lock (a root-only file in
+// /run, flock()ed, so no user can hold it) the count a helper sees includes
+// every mount made before it. Returns false when the limit is reached.
+// Nothing caller-controlled happens while the lock is held: the classic mount
+// and the sync-init CMD_CREATE-bounded attach.
+export function withinMountMax<T>(p: Prepared, attach: () => T): { ok: true; value: T } | { ok: false } {
+  if (caller.isRoot || p.mountMax === -1) return { ok: true, value: attach() };
+  const fd = c.tryOpen(MOUNT_LOCK, c.O.RDWR | c.O.CREAT | c.O.NOFOLLOW | c.O.NOCTTY, 0o600);
+  if (fd >= 0) c.flock(fd, c.LOCK_EX);
+  try {
+    const count = countUserVisibleFuseMounts();
+    if (count >= p.mountMax) return { ok: false };
+    return { ok: true, value: attach() };
+  } finally {
+    if (fd >= 0) c.close(fd); // releases the lock
+  }
+}
+
 // libfuse's check_perm, done as the caller. Returns the pinned inode and its type.
 function checkMountpoint(mnt: string): { pinFd: number; rootmode: number } {
   const st = c.lstat(mnt);
@@ -146,9 +169,7 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
   const conf = readConf();
   if (!caller.isRoot && conf.mountMax !== -1) {
     const count = countUserVisibleFuseMounts();
-    if (count >= conf.mountMax) {
-      die(`too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`);
-    }
+    if (count >= conf.mountMax) die(TOO_MANY);
   }
   const { regular, x } = splitXOptions(opts);
   const { pinFd, rootmode } = checkMountpoint(mnt);
@@ -170,14 +191,14 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
     die(`mount failed: ${c.strerror(c.E.EINVAL)}`);
   }
   if (!caller.isRoot && c.userName(caller.uid) === undefined) die("could not determine username");
-  return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x };
+  return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x, mountMax: conf.mountMax };
 }
 
 // mntFd: the new API's mount fd (-1 after mount(2)); mountId: the kernel's ID
 // of the new mount when known.
 export type Attached =
   | { ok: true; mntFd: number; mountId?: number; type: string; source: string }
-  | { ok: false; errno: number };
+  | { ok: false; errno: number; tooMany?: boolean };
 
 // The new mount API: the superblock is configured on an fs context, then the
 // mount is attached to the pinned inode by fd (never by path). With
@@ -186,7 +207,10 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
   const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
-  if (fsfd === -c.E.ENOSYS) return attachWithMount2(p);
+  if (fsfd === -c.E.ENOSYS) {
+    const locked = withinMountMax(p, () => attachWithMount2(p));
+    return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
+  }
   if (fsfd < 0) return { ok: false, errno: -fsfd };
   try {
     let type = fsType(req);
@@ -212,12 +236,17 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
     const created = c.fsconfig(fsfd, c.FSCONFIG.CMD_CREATE);
     watch?.done();
     if (created < 0) return { ok: false, errno: -created };
-    const mntFd = c.fsmount(fsfd, mountAttributes(req.flags));
-    if (mntFd < 0) return { ok: false, errno: -mntFd };
-    const moved = c.moveMountToFd(mntFd, p.pinFd);
-    if (moved < 0) { c.close(mntFd); return { ok: false, errno: -moved }; }
-    const id = c.mountIdOf(mntFd);
-    return { ok: true, mntFd, mountId: typeof id === "bigint" ? Number(id) : undefined, type, source };
+    // Only attaching counts against mount_max, so only this part is locked;
+    // the FUSE_INIT exchange above may take as long as the server likes.
+    const locked = withinMountMax(p, (): Attached => {
+      const mntFd = c.fsmount(fsfd, mountAttributes(req.flags));
+      if (mntFd < 0) return { ok: false, errno: -mntFd };
+      const moved = c.moveMountToFd(mntFd, p.pinFd);
+      if (moved < 0) { c.close(mntFd); return { ok: false, errno: -moved }; }
+      const id = c.mountIdOf(mntFd);
+      return { ok: true, mntFd, mountId: typeof id === "bigint" ? Number(id) : undefined, type, source };
+    });
+    return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
   } finally {
     c.close(fsfd);
   }

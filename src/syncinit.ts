@@ -12,7 +12,7 @@
 
 import * as c from "./sys/libc.ts";
 import { caller, die, warn } from "./sys/process.ts";
-import { prepareMount, attachMount, undoMount, fuseblkMissing } from "./mount.ts";
+import { prepareMount, attachMount, undoMount, fuseblkMissing, TOO_MANY } from "./mount.ts";
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { mountRecord } from "./options.ts";
 import { watchAttached } from "./autounmount.ts";
@@ -47,10 +47,13 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
   }
   waitForProceed(commFd);
 
+  // mount_max is checked again, under the mount lock, when the mount is
+  // attached: other mounts may have been made while we waited for proceed.
   const attached = attachMount(prepared, commFd);
   c.chdir("/");
   if (!attached.ok) {
-    if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) warn("'fuseblk' support missing");
+    if (attached.tooMany) warn(TOO_MANY);
+    else if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) warn("'fuseblk' support missing");
     else warn(`mount failed: ${c.strerror(attached.errno)}`);
     sendStatus(commFd, statusFromErrno(attached.errno));
     return c.exit(1);

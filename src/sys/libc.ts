@@ -57,6 +57,7 @@ const lib = dlopen("libc.so.6", {
   setrlimit: { args: [i32, P], returns: i32 },
   getpwuid: { args: [u32], returns: P },
   lockf: { args: [i32, i32, i64], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
   lgetxattr: { args: [P, P, P, u64], returns: i64_fast },
   sysconf: { args: [i32], returns: i64_fast },
   uname: { args: [P], returns: i32 },
@@ -322,6 +323,16 @@ export function hasFileCapabilities(path: string): boolean {
   const n = cstr("security.capability");
   const rc = NUM(lib.lgetxattr(P_(p), P_(n), null, 0));
   return rc >= 0;
+}
+
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;
+export function flock(fd: number, op: number): number {
+  for (;;) {
+    const rc = lib.flock(fd, op);
+    if (rc < 0 && errno() === E.EINTR) continue;
+    return rc < 0 ? -errno() : 0;
+  }
 }
 
 export function lockf(fd: number, lock: boolean): number {

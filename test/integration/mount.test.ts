@@ -2,9 +2,9 @@
 // refusals, fuse.conf policy, mount_max, auto_unmount after kill -9.
 import t from "tap";
 import { writeFileSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, existsSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawnSync, spawn } from "node:child_process";
 import {
-  canIntegrate, skipReason, OURS, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
+  canIntegrate, skipReason, OURS, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, helperPids,
 } from "../lib/harness.ts";
 
@@ -249,6 +249,28 @@ if (!canIntegrate()) {
       t.equal(mount(dirs[2]!).exitCode, 1, "mount_max = 0 forbids user mounts");
     });
     for (const d of dirs.slice(0, 2)) t.equal(unmount(d, "-u").code, 0);
+  });
+
+  t.test("mount_max is exact when many mounts race (classic and sync-init)", async (t) => {
+    const count = () => Number(spawnSync("sh", ["-c", "grep -c ' - fuse[. ]' /proc/self/mountinfo"], { encoding: "utf8" }).stdout.trim()) || 0;
+    // Exactness under concurrency. (The helpers' start-up staggers them, so this
+    // rarely reaches the window the mount lock closes; the lock is described in
+    // the README.)
+    const allowed = 6;
+    const dirs = Array.from({ length: 24 }, (_, i) => mkdirAs(u, `${base}/race${i}`));
+    await withConf(`mount_max = ${count() + allowed}\n`, async () => {
+      const runs = dirs.map((d, i) => new Promise<number>((resolve) => {
+        const args = i % 2 ? ["--sync-init", "-o", "", "--", d] : ["--", d];
+        const spec = i % 2 ? { helper: OURS, args, init: "answer" } : { helper: OURS, args };
+        const tool = i % 2 ? FAKE_CLIENT.replace(/fakeclient$/, "syncpeer") : FAKE_CLIENT;
+        const child = spawn(tool, [JSON.stringify(spec)], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "ignore"] });
+        child.on("exit", () => resolve(i));
+      }));
+      await Promise.all(runs);
+    });
+    const mounted = dirs.filter((d) => mountsAt(d).length > 0);
+    t.equal(mounted.length, allowed, `exactly mount_max mounts (${mounted.length})`);
+    for (const d of mounted) t.equal(unmount(d, "-u").code, 0);
   });
 
   t.test("auto_unmount: killing the server with SIGKILL unmounts", async (t) => {
