@@ -13,6 +13,7 @@ import * as c from "./sys/libc.ts";
 import { caller, dropPrivs, restorePrivs } from "./sys/process.ts";
 import { isFuseType, topMountAt } from "./mountinfo.ts";
 import { chdirToParent, mountIdAt, readMountTable, unmount } from "./unmount.ts";
+import { auditBegin, auditEnd } from "./audit.ts";
 
 export const PROBE_ARG = "--enotconn-probe-as-caller";
 
@@ -99,7 +100,10 @@ export function watchdog(commFd: number, mnt: string, type: string | undefined, 
   ignoreSignals();
   waitForEof(commFd);
   if (!shouldAutoUnmount(mnt, type, mountId)) return c.exit(0);
-  return c.exit(unmount(mnt, { quiet: true, lazy: true, mountId }));
+  auditBegin({ action: "auto-unmount", mountpoint: mnt, ...(type !== undefined ? { fstype: type } : {}) });
+  const code = unmount(mnt, { quiet: true, lazy: true, mountId });
+  auditEnd(code === 0 ? "ok" : "failed");
+  return c.exit(code);
 }
 
 // After a successful mount with auto_unmount: watch exactly that mount.

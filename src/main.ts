@@ -12,6 +12,7 @@ import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { mountRecord } from "./options.ts";
 import { VERSION } from "./version.ts";
 import { mountSyncInit } from "./syncinit.ts";
+import { auditBegin, auditUpdate, auditEnd } from "./audit.ts";
 
 export type Env = { commFd?: string; device?: string };
 
@@ -52,16 +53,21 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
       undoMount(mnt, attached);
+      auditEnd("failed", "mount table update failed");
       return c.exit(1);
     }
   }
   const sent = c.sendFd(commFd, prepared.fuseFd);
   if (sent !== 1) {
-    c.writeAll(2, `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}\n`);
+    const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
+    c.writeAll(2, `${why}\n`);
     // The fd never reached the server: nobody will serve this mount.
     undoMount(mnt, attached);
+    auditEnd("failed", why);
     return c.exit(1);
   }
+  auditUpdate({ fstype: attached.type, source: attached.source });
+  auditEnd("ok");
   c.close(prepared.fuseFd);
   c.close(prepared.pinFd);
   if (!prepared.request.autoUnmount) return c.exit(0);
@@ -78,9 +84,16 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
   const operandError = checkOperands(p);
   if (operandError) die(operandError);
 
+  const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
+  auditBegin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
   const mnt = resolveMountpoint(p.operands[0]!);
+  auditUpdate({ mountpoint: mnt });
   c.umask(0o033);
-  if (p.unmount && !p.autoUnmount) return c.exit(unmount(mnt, { quiet: p.quiet, lazy: p.lazy }));
+  if (p.unmount && !p.autoUnmount) {
+    const code = unmount(mnt, { quiet: p.quiet, lazy: p.lazy });
+    auditEnd(code === 0 ? "ok" : "failed");
+    return c.exit(code);
+  }
 
   const commFd = commSocket(p, env);
   if (p.autoUnmount) return watchdog(commFd, mnt, undefined, undefined);

@@ -16,6 +16,7 @@ import { prepareMount, attachMount, undoMount, fuseblkMissing, TOO_MANY } from "
 import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { mountRecord } from "./options.ts";
 import { watchAttached } from "./autounmount.ts";
+import { auditEnd, auditUpdate } from "./audit.ts";
 import { encodeStatus, statusFromErrno, PROCEED_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 function sendStatus(commFd: number, status: number): void {
@@ -42,7 +43,9 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
   c.chdir("/");
   const sent = c.sendFd(commFd, prepared.fuseFd);
   if (sent !== 1) {
-    c.writeAll(2, `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}\n`);
+    const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
+    c.writeAll(2, `${why}\n`);
+    auditEnd("failed", why);
     return c.exit(1);
   }
   waitForProceed(commFd);
@@ -56,6 +59,7 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
     else if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) warn("'fuseblk' support missing");
     else warn(`mount failed: ${c.strerror(attached.errno)}`);
     sendStatus(commFd, statusFromErrno(attached.errno));
+    auditEnd("failed");
     return c.exit(1);
   }
   if (mtabNeedsUpdate(mnt)) {
@@ -63,10 +67,13 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
       undoMount(mnt, attached);
       sendStatus(commFd, -c.E.EIO);
+      auditEnd("failed", "mount table update failed");
       return c.exit(1);
     }
   }
   sendStatus(commFd, 0);
+  auditUpdate({ fstype: attached.type, source: attached.source });
+  auditEnd("ok");
   c.close(prepared.fuseFd);
   c.close(prepared.pinFd);
   if (!prepared.request.autoUnmount) return c.exit(0);

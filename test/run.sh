@@ -42,6 +42,7 @@ if [ "$(id -u)" = 0 ]; then
   tool fakeclient test/tools/fakeclient.ts
   tool syncpeer test/tools/syncpeer.ts
   tool hello examples/hello/main.ts
+  tool syslogsink test/tools/syslogsink.ts
   # A helper with a 2-second proceed timeout, for the timeout test only. It is
   # never set-uid and never installed; the tests run it as root directly.
   tool fusermount3-bun-short-timeout bin/fusermount3.ts --define FM_TEST_PROCEED_TIMEOUT=2 \

@@ -47,6 +47,9 @@ const lib = dlopen("libc.so.6", {
   recvmsg: { args: [i32, P, i32], returns: i64_fast },
   socketpair: { args: [i32, i32, i32, P], returns: i32 },
   pipe2: { args: [P, i32], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  connect: { args: [i32, P, u32], returns: i32 },
+  bind: { args: [i32, P, u32], returns: i32 },
   recv: { args: [i32, P, u64, i32], returns: i64_fast },
   send: { args: [i32, P, u64, i32], returns: i64_fast },
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
@@ -444,6 +447,35 @@ export function socketpair(type: number): [number, number] | number {
   return [fds.readInt32LE(0), fds.readInt32LE(4)];
 }
 
+// struct sockaddr_un for a filesystem path (at most 107 bytes).
+function sockaddrUn(path: string): Buffer | undefined {
+  const p = Buffer.from(path, "utf8");
+  if (p.length > 107) return undefined;
+  const sa = Buffer.alloc(110);
+  sa.writeUInt16LE(AF_UNIX, 0);
+  p.copy(sa, 2);
+  return sa;
+}
+
+// A connected AF_UNIX datagram socket (close-on-exec), or -errno.
+export function connectDatagram(path: string): number {
+  const sa = sockaddrUn(path);
+  if (!sa) return -E.EINVAL;
+  const fd = lib.socket(AF_UNIX, SOCK.DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno();
+  if (lib.connect(fd, ptr(sa), sa.length) < 0) { const e = errno(); close(fd); return -e; }
+  return fd;
+}
+
+export function bindDatagram(path: string): number {
+  const sa = sockaddrUn(path);
+  if (!sa) return -E.EINVAL;
+  const fd = lib.socket(AF_UNIX, SOCK.DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno();
+  if (lib.bind(fd, ptr(sa), sa.length) < 0) { const e = errno(); close(fd); return -e; }
+  return fd;
+}
+
 export function pipe(): [number, number] | number {
   const fds = Buffer.alloc(8);
   if (lib.pipe2(ptr(fds), O.CLOEXEC) < 0) return -errno();
@@ -492,10 +524,10 @@ export function recvBytes(sock: number, max: number, flags = 0): Buffer | number
   return n < 0 ? -errno() : b.subarray(0, n);
 }
 
-export function sendBytes(sock: number, data: Uint8Array): number {
+export function sendBytes(sock: number, data: Uint8Array, flags = 0): number {
   const b = Buffer.from(data);
   for (;;) {
-    const n = NUM(lib.send(sock, ptr(b), b.length, MSG_NOSIGNAL));
+    const n = NUM(lib.send(sock, ptr(b), b.length, MSG_NOSIGNAL | flags));
     if (n < 0 && errno() === E.EINTR) continue;
     return n < 0 ? -errno() : n;
   }

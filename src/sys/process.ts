@@ -14,10 +14,22 @@ let progname = "fusermount";
 export function setProgname(name: string): void { progname = name; }
 export function getProgname(): string { return progname; }
 
-export function warn(msg: string): void { c.writeAll(2, `${progname}: ${msg}\n`); }
+// The last message printed: the reason an audit record gives for a failure.
+let lastMessage = "";
+export const lastWarning = (): string => lastMessage;
+
+export function warn(msg: string): void { lastMessage = msg; c.writeAll(2, `${progname}: ${msg}\n`); }
 // Messages from the shared mount code keep libfuse's "fuse: " prefix.
-export function warnFuse(msg: string): void { c.writeAll(2, `fuse: ${msg}\n`); }
-export function die(msg: string): never { warn(msg); return c.exit(1); }
+export function warnFuse(msg: string): void { lastMessage = msg; c.writeAll(2, `fuse: ${msg}\n`); }
+
+// Every refusal ends here; the audit trail records it before the exit.
+let onDie: ((msg: string) => void) | undefined;
+export function setDieHook(hook: (msg: string) => void): void { onDie = hook; }
+export function die(msg: string): never {
+  warn(msg);
+  onDie?.(msg);
+  return c.exit(1);
+}
 
 // Work as the caller for filesystem access. Only the fsuid/fsgid change (euid
 // stays 0), so this is cheap and reversible, and per thread: every check made in
