@@ -19,6 +19,10 @@ export const LONG_OPTIONS: readonly LongOption[] = [
   { name: "auto-unmount", hasArg: false, key: "auto-unmount" },
   { name: "comm-fd", hasArg: true, key: "comm-fd" },
   { name: "sync-init", hasArg: false, key: "sync-init" },
+  // Ours only, and only when spelled out, so that libfuse's abbreviations
+  // (`--c` for --comm-fd) and its ambiguity message stay exactly as they were.
+  { name: "check", hasArg: false, key: "check", exactOnly: true },
+  { name: "json", hasArg: false, key: "json", exactOnly: true },
 ];
 
 const SHORT_WITH_ARG = new Set(["o"]);
@@ -35,13 +39,15 @@ export type Parsed = {
   autoUnmount: boolean; // --auto-unmount (setup-only watchdog)
   syncInit: boolean;
   commFd?: string;
+  check: boolean; // --check: diagnosis (ours only)
+  json: boolean;
   operands: string[];
 };
 
 export function parseArgv(args: readonly string[], posixlyCorrect = false): Parsed {
   const p: Parsed = {
     action: "run", options: "", unmount: false, lazy: false, quiet: false,
-    autoUnmount: false, syncInit: false, operands: [],
+    autoUnmount: false, syncInit: false, check: false, json: false, operands: [],
   };
   const stop = (action: Parsed["action"], error?: string): Parsed => {
     p.action = action;
@@ -59,6 +65,8 @@ export function parseArgv(args: readonly string[], posixlyCorrect = false): Pars
       case "auto-unmount": p.unmount = true; p.autoUnmount = true; break;
       case "comm-fd": p.commFd = arg ?? ""; break;
       case "sync-init": p.syncInit = true; break;
+      case "check": p.check = true; break;
+      case "json": p.json = true; break;
     }
     return undefined;
   };
@@ -80,7 +88,7 @@ export function parseArgv(args: readonly string[], posixlyCorrect = false): Pars
       const matches = exact ? [exact] : LONG_OPTIONS.filter((o) => !o.exactOnly && o.name.startsWith(name));
       if (matches.length === 0) return stop("error", `unrecognized option '${a}'`);
       if (matches.length > 1) {
-        const list = matches.map((o) => `'--${o.name}'`).join(" ");
+        const list = matches.filter((o) => !o.exactOnly).map((o) => `'--${o.name}'`).join(" ");
         return stop("error", `option '${a}' is ambiguous; possibilities: ${list}`);
       }
       const opt = matches[0]!;

@@ -13,6 +13,7 @@ import { mountRecord } from "./options.ts";
 import { VERSION } from "./version.ts";
 import { mountSyncInit } from "./syncinit.ts";
 import { auditBegin, auditUpdate, auditEnd } from "./audit.ts";
+import { check } from "./check.ts";
 
 export type Env = { commFd?: string; device?: string };
 
@@ -81,6 +82,11 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
   if (p.action === "help") { c.writeAll(1, usage(getProgname())); return c.exit(1); }
   if (p.action === "version") { c.writeAll(1, `fusermount3 version: ${VERSION}\n`); return c.exit(0); }
   if (p.action === "error") die(p.error!);
+  if (p.check) {
+    if (p.operands.length > 0) die("--check takes no mountpoint");
+    return c.exit(check(p.json));
+  }
+  if (p.json) die("--json goes with --check");
   const operandError = checkOperands(p);
   if (operandError) die(operandError);
 

@@ -53,14 +53,15 @@ function openDevice(dev: string): number {
   return fd;
 }
 
-export function readConf(): FuseConf {
+// /etc/fuse.conf as libfuse reads it. Returns the settings, or why reading
+// failed: "open" errors other than ENOENT and the soft ones, or a read error.
+function loadConf(): { conf: FuseConf; fatal?: string; openError?: string } {
   const fd = c.tryOpen(FUSE_CONF, c.O.RDONLY);
   if (fd < 0) {
     const conf = parseFuseConf(new Uint8Array(0));
-    if (fd === -c.E.ENOENT) return conf;
-    warn(`failed to open ${FUSE_CONF}: ${c.strerror(-fd)}`);
-    if (CONF_OPEN_SOFT_ERRNOS.has(-fd)) return conf;
-    return c.exit(1);
+    if (fd === -c.E.ENOENT) return { conf };
+    const openError = `failed to open ${FUSE_CONF}: ${c.strerror(-fd)}`;
+    return CONF_OPEN_SOFT_ERRNOS.has(-fd) ? { conf, openError } : { conf, openError, fatal: openError };
   }
   const parts: Buffer[] = [];
   let failed = false;
@@ -77,8 +78,25 @@ export function readConf(): FuseConf {
   }
   c.close(fd);
   const conf = parseFuseConf(Buffer.concat(parts));
+  return failed ? { conf, fatal: `reading ${FUSE_CONF}: read failed` } : { conf };
+}
+
+export function readConf(): FuseConf {
+  const { conf, fatal, openError } = loadConf();
+  if (openError) {
+    warn(openError);
+    if (fatal === openError) return c.exit(1);
+  }
   for (const m of conf.messages) warn(m);
-  if (failed) die(`reading ${FUSE_CONF}: read failed`);
+  if (fatal) die(fatal);
+  return conf;
+}
+
+// For --check: every complaint becomes a message, nothing exits.
+export function readConfQuiet(): FuseConf {
+  const { conf, fatal, openError } = loadConf();
+  if (openError) conf.messages.unshift(openError);
+  if (fatal && fatal !== openError) conf.messages.push(fatal);
   return conf;
 }
 

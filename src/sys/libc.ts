@@ -288,6 +288,14 @@ export function mountIdOf(fd: number): bigint | number {
   return typeof st === "number" ? st : st.mntId;
 }
 
+// statfs f_flags (ST_NOSUID = 2, ST_RDONLY = 1 …) of the filesystem holding path.
+export function mountFlags(path: string): number {
+  const p = cstr(path);
+  const b = Buffer.alloc(120);
+  if (lib.statfs(P_(p), ptr(b)) < 0) return -errno();
+  return Number(b.readBigUInt64LE(80));
+}
+
 export function statfsType(fd: number): bigint | number {
   const b = Buffer.alloc(120);
   if (lib.fstatfs(fd, ptr(b)) < 0) return -errno();

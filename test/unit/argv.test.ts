@@ -319,3 +319,14 @@ t.test("hostile inputs do not throw", async (t) => {
   t.doesNotThrow(() => parseArgv(["\0", "-\0", "--\0", "-o\0"]));
   t.doesNotThrow(() => parseArgv(["--\uD800"]));
 });
+
+t.test("--check and --json are ours, exact spelling only", async (t) => {
+  const p = parseArgv(["--check", "--json"]);
+  t.equal(p.check, true);
+  t.equal(p.json, true);
+  t.equal(parseArgv(["--c=3", "/m"]).commFd, "3", "--c still abbreviates --comm-fd");
+  t.equal(parseArgv(["--che"]).error, "unrecognized option '--che'");
+  t.equal(parseArgv(["--j"]).error, "unrecognized option '--j'");
+  t.equal(parseArgv(["--=x"]).error,
+    "option '--=x' is ambiguous; possibilities: '--unmount' '--lazy' '--quiet' '--help' '--version' '--options' '--auto-unmount' '--comm-fd' '--sync-init'");
+});
