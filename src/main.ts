@@ -2,7 +2,7 @@
 // as the caller, then unmount, watch, or check → mount → hand over the fd.
 
 import * as c from "./sys/libc.ts";
-import { caller, die, setProgname, getProgname, asCaller } from "./sys/process.ts";
+import { caller, die, dieWithHint, setProgname, getProgname, asCaller } from "./sys/process.ts";
 import { parseArgv, checkOperands, usage } from "./argv.ts";
 import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
 import { prepareMount, attachWithMount2, undoMount, fuseblkMissing, withinMountMax, TOO_MANY } from "./mount.ts";
@@ -48,6 +48,10 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
   c.chdir("/");
   if (!attached.ok) {
     if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) die("'fuseblk' support missing");
+    if (attached.errno === c.E.EPERM && c.geteuid() !== 0) {
+      dieWithHint(`mount failed: ${c.strerror(attached.errno)}`,
+        "fusermount3 is not running as root: its launcher must be set-uid root on a filesystem not mounted nosuid (see fusermount3 --check)");
+    }
     die(`mount failed: ${c.strerror(attached.errno)}`);
   }
   if (mtabNeedsUpdate(mnt)) {

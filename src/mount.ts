@@ -4,7 +4,7 @@
 // proceed, then mount), which is why checking and attaching are separate steps.
 
 import * as c from "./sys/libc.ts";
-import { caller, die, warn, warnFuse, dropPrivs, restorePrivs } from "./sys/process.ts";
+import { caller, die, dieWithHint, warn, warnFuse, dropPrivs, restorePrivs } from "./sys/process.ts";
 import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./fuseconf.ts";
 import { parseMountinfo, countFuseMounts, topMountAt } from "./mountinfo.ts";
 import {
@@ -48,7 +48,9 @@ function deviceName(envDevice: string | undefined): string {
 
 function openDevice(dev: string): number {
   const fd = c.tryOpen(dev, c.O.RDWR);
-  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) die(`fuse device ${dev} not found. Kernel module not loaded?`);
+  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) {
+    dieWithHint(`fuse device ${dev} not found. Kernel module not loaded?`, "load it with 'modprobe fuse' (as root)");
+  }
   if (fd < 0) die(`failed to open ${dev}: ${c.strerror(-fd)}`);
   return fd;
 }
@@ -153,8 +155,9 @@ function checkMountpoint(mnt: string): { pinFd: number; rootmode: number } {
     if (rc < 0) die(`failed to chdir to mountpoint: ${c.strerror(-rc)}`);
     const here = c.lstat(".");
     if (typeof here === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-here)}`);
-    if ((here.mode & c.S.ISVTX) && here.uid !== caller.uid) die(`mountpoint ${mnt} not owned by user`);
-    if (c.access(".", c.W_OK) < 0) die(`user has no write access to mountpoint ${mnt}`);
+    const useYourOwn = "mount on a directory you own and can write to (for example mkdir ~/mnt)";
+    if ((here.mode & c.S.ISVTX) && here.uid !== caller.uid) dieWithHint(`mountpoint ${mnt} not owned by user`, useYourOwn);
+    if (c.access(".", c.W_OK) < 0) dieWithHint(`user has no write access to mountpoint ${mnt}`, useYourOwn);
     pinFd = c.tryOpen(".", c.O.PATH | c.O.DIRECTORY);
     if (pinFd < 0) die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pinFd)}`);
     const pst = c.fstat(pinFd);
@@ -187,7 +190,9 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
   const conf = readConf();
   if (!caller.isRoot && conf.mountMax !== -1) {
     const count = countUserVisibleFuseMounts();
-    if (count >= conf.mountMax) die(TOO_MANY);
+    if (count >= conf.mountMax) {
+      dieWithHint(TOO_MANY, `${count} FUSE filesystems are mounted and mount_max is ${conf.mountMax}: unmount some, or raise mount_max in ${FUSE_CONF} (as root)`);
+    }
   }
   const { regular, x } = splitXOptions(opts);
   const { pinFd, rootmode } = checkMountpoint(mnt);
@@ -197,6 +202,9 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
     isRoot: caller.isRoot, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF,
   });
   for (const w of policy.warnings) warn(w);
+  if (!policy.ok && policy.error.includes("'user_allow_other'")) {
+    dieWithHint(policy.error, `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}`);
+  }
   if (!policy.ok) die(policy.error);
 
   // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.

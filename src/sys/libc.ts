@@ -61,6 +61,7 @@ const lib = dlopen("libc.so.6", {
   getpwuid: { args: [u32], returns: P },
   lockf: { args: [i32, i32, i64], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
+  isatty: { args: [i32], returns: i32 },
   lgetxattr: { args: [P, P, P, u64], returns: i64_fast },
   sysconf: { args: [i32], returns: i64_fast },
   uname: { args: [P], returns: i32 },
@@ -175,6 +176,7 @@ export function kernelRelease(): string {
 }
 
 export const kill = (pid: number, sig: number): number => lib.kill(pid, sig);
+export const isatty = (fd: number): boolean => lib.isatty(fd) === 1;
 export const alarm = (seconds: number): number => lib.alarm(seconds);
 export const ioctl = (fd: number, request: number, arg = 0): number => (lib.ioctl(fd, request, arg) < 0 ? -errno() : 0);
 

@@ -22,6 +22,16 @@ export function warn(msg: string): void { lastMessage = msg; c.writeAll(2, `${pr
 // Messages from the shared mount code keep libfuse's "fuse: " prefix.
 export function warnFuse(msg: string): void { lastMessage = msg; c.writeAll(2, `fuse: ${msg}\n`); }
 
+// A second line that names the fix, for a person reading a terminal. libfuse's
+// first line stays byte-identical because clients parse it; programs reading
+// our stderr through a pipe never see the hint.
+export function dieWithHint(msg: string, hint: string): never {
+  warn(msg);
+  if (c.isatty(2)) c.writeAll(2, `${progname}: ${hint}\n`);
+  onDie?.(msg);
+  return c.exit(1);
+}
+
 // Every refusal ends here; the audit trail records it before the exit.
 let onDie: ((msg: string) => void) | undefined;
 export function setDieHook(hook: (msg: string) => void): void { onDie = hook; }

@@ -19,6 +19,7 @@ type Spec = {
   helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
   sock?: "stream" | "seqpacket"; commFdEnv?: boolean; mode?: "wait" | "hold"; timeoutMs?: number;
   extraPipe?: boolean;
+  inheritStderr?: boolean; // the helper writes to our stderr (a terminal in the hint tests)
 };
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
@@ -37,7 +38,8 @@ if (spec.extraPipe) {
 const child = Bun.spawn([spec.helper, ...spec.args], {
   argv0: spec.argv0 ?? spec.helper,
   env,
-  stdio: extra ? ["ignore", "pipe", "pipe", theirs, extra[1]] : ["ignore", "pipe", "pipe", theirs],
+  stdio: extra ? ["ignore", "pipe", "pipe", theirs, extra[1]]
+    : ["ignore", "pipe", spec.inheritStderr ? "inherit" : "pipe", theirs],
 });
 c.close(theirs);
 if (extra) c.close(extra[1]);
@@ -77,7 +79,8 @@ if (spec.mode === "hold") {
   setInterval(() => {}, 1 << 30);
 } else {
   const killer = setTimeout(() => child.kill(9), timeout);
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(),
+    spec.inheritStderr ? "" : new Response(child.stderr as ReadableStream).text()]);
   const exitCode = await child.exited;
   clearTimeout(killer);
   report.exitCode = exitCode;
