@@ -26,6 +26,7 @@ prefix=${prefix%/}
 libdir=$prefix/lib/fusermount3
 helper=$libdir/fusermount3-bun
 launcher=$prefix/bin/fusermount3
+manpage=$prefix/share/man/man1/fusermount3.1
 manifest=$libdir/installed-files
 
 if [ "$action" = uninstall ]; then
@@ -64,7 +65,8 @@ fi
 
 install -m 0755 -o root -g root dist/fusermount3-bun "$helper.new" && mv -f "$helper.new" "$helper"
 install -m 4755 -o root -g root dist/fusermount3 "$launcher.new" && mv -f "$launcher.new" "$launcher"
-printf '%s\n' "$launcher" "$helper" > "$manifest"
+install -D -m 0644 -o root -g root man/fusermount3.1 "$manpage"
+printf '%s\n' "$launcher" "$helper" "$manpage" > "$manifest"
 
 # Self-check: launcher set-uid root, helper not, and it answers.
 [ "$(stat -c '%u %a' "$launcher")" = "0 4755" ] || { echo "install.sh: $launcher is not set-uid root" >&2; exit 1; }
