@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Build and install fusermount3: the set-uid launcher as PREFIX/bin/fusermount3
-# and the (never set-uid) Bun helper as PREFIX/lib/fusermount3/fusermount3-bun.
+# Build and install fusermount3: the set-uid launcher as PREFIX/bin/fusermount3,
+# the (never set-uid) Bun helper as PREFIX/lib/fusermount3/fusermount3-bun and
+# the man page.
 #
-#   ./install.sh [--prefix DIR]              build, install, self-check (default /usr/local)
-#   ./install.sh --uninstall [--prefix DIR]  remove exactly what was installed
+#   ./install.sh [--prefix DIR]              build, install, check (default /usr/local)
+#   ./install.sh --system                    replace the system's /usr/bin/fusermount3
+#   ./install.sh --uninstall [--prefix DIR | --system]
+#                                            remove exactly what was installed; with
+#                                            --system, put the packaged helper back
+#
+# --system diverts the packaged files with dpkg-divert --rename, so that upgrades
+# of fuse3 do not overwrite ours (without dpkg: a backup copy), then mounts a
+# small FUSE filesystem through the new helper as 'nobody' to check it.
+# DPKG_ADMINDIR, if set, is passed to dpkg (tests use a scratch copy).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 prefix=/usr/local
 action=install
+system=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 1; }; prefix=$2; shift 2 ;;
     --prefix=*) prefix=${1#--prefix=}; shift ;;
+    --system) system=1; prefix=/usr; shift ;;
     --uninstall) action=uninstall; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -28,12 +39,39 @@ helper=$libdir/fusermount3-bun
 launcher=$prefix/bin/fusermount3
 manpage=$prefix/share/man/man1/fusermount3.1
 manifest=$libdir/installed-files
+dpkg_opts=(${DPKG_ADMINDIR:+--admindir "$DPKG_ADMINDIR"})
+
+# The packaged files ours replace, as dpkg names them (merged /usr: /bin/…).
+packaged_files() {
+  local f
+  for f in /bin/fusermount3 /usr/bin/fusermount3 /usr/share/man/man1/fusermount3.1.gz; do
+    if command -v dpkg-query >/dev/null && dpkg-query "${dpkg_opts[@]}" -S "$f" >/dev/null 2>&1; then echo "$f"; fi
+  done
+}
+
+# Move a packaged file out of the way (dpkg keeps future upgrades there too).
+set_aside() {
+  local f=$1 kept
+  case "$f" in *.1.gz) kept=${f%.1.gz}.distrib.1.gz ;; *) kept=$f.distrib ;; esac
+  dpkg-divert "${dpkg_opts[@]}" --quiet --package fusermount3-ts --add --rename --divert "$kept" "$f"
+  echo "divert:$f" >> "$manifest.new"
+}
+
+put_back() {
+  local entry=$1
+  case "$entry" in
+    divert:*) dpkg-divert "${dpkg_opts[@]}" --quiet --package fusermount3-ts --remove --rename "${entry#divert:}" ;;
+    backup:*) local f=${entry#backup:}; mv -f -- "$f.fusermount3-ts-backup" "$f" ;;
+  esac
+}
 
 if [ "$action" = uninstall ]; then
   [ -f "$manifest" ] || { echo "install.sh: nothing installed under $prefix (no $manifest)"; exit 0; }
   while IFS= read -r f; do
     case "$f" in "$prefix"/*) rm -f -- "$f" ;; esac
   done < "$manifest"
+  # Put the packaged files back, last set aside first.
+  tac "$manifest" | while IFS= read -r entry; do put_back "$entry"; done
   rm -f -- "$manifest"
   rmdir -- "$libdir" 2>/dev/null || true
   echo "install.sh: removed fusermount3 from $prefix"
@@ -44,6 +82,11 @@ command -v cc >/dev/null || { echo "install.sh: no C compiler found; install gcc
 if [ ! -x node_modules/.bin/bun ] || [ ! -d node_modules/tap ]; then
   command -v npm >/dev/null || { echo "install.sh: npm is needed to fetch bun and the build tools" >&2; exit 1; }
   npm ci --no-audit --no-fund
+fi
+
+if findmnt -no OPTIONS --target "$prefix/bin" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; then
+  echo "install.sh: $prefix/bin is on a filesystem mounted nosuid; the launcher's set-uid bit would be ignored (choose another --prefix)" >&2
+  exit 1
 fi
 
 HELPER_PATH=$helper bash scripts/build.sh
@@ -58,18 +101,43 @@ while [ "$d" != / ]; do
   fi
   d=$(dirname "$d")
 done
-if findmnt -no OPTIONS --target "$prefix/bin" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; then
-  echo "install.sh: $prefix/bin is on a filesystem mounted nosuid; the launcher's set-uid bit would be ignored (choose another --prefix)" >&2
-  exit 1
+
+: > "$manifest.new"
+if [ "$system" = 1 ] && [ ! -f "$manifest" ]; then
+  aside=$(packaged_files)
+  if [ -n "$aside" ]; then
+    for f in $aside; do set_aside "$f"; done
+  elif [ -e "$launcher" ]; then
+    cp -a -- "$launcher" "$launcher.fusermount3-ts-backup"
+    echo "backup:$launcher" >> "$manifest.new"
+  fi
+elif [ -f "$manifest" ]; then
+  grep -E '^(divert|backup):' "$manifest" >> "$manifest.new" || true # reinstall: keep what was set aside
 fi
 
 install -m 0755 -o root -g root dist/fusermount3-bun "$helper.new" && mv -f "$helper.new" "$helper"
 install -m 4755 -o root -g root dist/fusermount3 "$launcher.new" && mv -f "$launcher.new" "$launcher"
 install -D -m 0644 -o root -g root man/fusermount3.1 "$manpage"
-printf '%s\n' "$launcher" "$helper" "$manpage" > "$manifest"
+{ printf '%s\n' "$launcher" "$helper" "$manpage"; cat "$manifest.new"; } > "$manifest"
+rm -f -- "$manifest.new"
 
-# Self-check: launcher set-uid root, helper not, and it answers.
+# Check: launcher set-uid root, helper not, and it answers.
 [ "$(stat -c '%u %a' "$launcher")" = "0 4755" ] || { echo "install.sh: $launcher is not set-uid root" >&2; exit 1; }
 [ "$(stat -c '%a' "$helper")" = 755 ] || { echo "install.sh: $helper must not be set-uid" >&2; exit 1; }
 out=$("$launcher" -V) || { echo "install.sh: $launcher -V failed" >&2; exit 1; }
 echo "install.sh: installed $launcher ($out)"
+
+# --system: an unprivileged account mounts, reads and unmounts a small FUSE
+# filesystem through the installed helper, in a private mount namespace.
+if [ "$system" = 1 ]; then
+  if [ ! -c /dev/fuse ]; then
+    echo "install.sh: self-check skipped: no /dev/fuse (load the module: modprobe fuse)"
+  elif ! setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -r /dev/fuse -a -w /dev/fuse 2>/dev/null; then
+    echo "install.sh: self-check skipped: /dev/fuse is not usable by users (mode $(stat -c %a /dev/fuse); Debian's default is 0666)"
+  else
+    ./node_modules/.bin/bun build --compile examples/hello/main.ts --outfile dist/selfcheck-hello >/dev/null
+    bash scripts/selfcheck.sh "$launcher" dist/selfcheck-hello \
+      || { echo "install.sh: self-check failed: an unprivileged mount through $launcher did not work" >&2; exit 1; }
+    echo "install.sh: self-check passed (nobody mounted, read and unmounted a FUSE filesystem)"
+  fi
+fi
