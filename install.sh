@@ -84,7 +84,9 @@ if [ ! -x node_modules/.bin/bun ] || [ ! -d node_modules/tap ]; then
   npm ci --no-audit --no-fund
 fi
 
-if findmnt -no OPTIONS --target "$prefix/bin" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; then
+existing=$prefix/bin
+while [ ! -e "$existing" ]; do existing=$(dirname "$existing"); done
+if findmnt -no OPTIONS --target "$existing" 2>/dev/null | tr ',' '\n' | grep -qx nosuid; then
   echo "install.sh: $prefix/bin is on a filesystem mounted nosuid; the launcher's set-uid bit would be ignored (choose another --prefix)" >&2
   exit 1
 fi
