@@ -19,31 +19,28 @@ import { decodeStatus, FD_MESSAGE_BYTE, FUSE_DEV_IOC_SYNC_INIT, PROCEED_BYTE, ST
 export type Server = { stop(): void } | void;
 
 export type MountOptions = {
-  // Mount options for -o (fsname=, subtype=, ro, default_permissions, x-… …).
+  /** Mount options for -o (fsname=, subtype=, ro, default_permissions, x-… …). */
   options?: string | readonly string[];
-  // "auto" (default): synchronous FUSE_INIT when the helper and kernel support
-  // it, the classic protocol otherwise. true: fail rather than fall back.
-  // false: classic protocol only.
+  /** "auto" (default): synchronous FUSE_INIT when the helper and kernel support it, the classic protocol otherwise. true: fail rather than fall back. false: classic protocol only. */
   syncInit?: boolean | "auto";
-  // Ask the helper to unmount the filesystem if this process dies. The comm
-  // socket is then kept open for the life of the mount (close() releases it).
+  /** Ask the helper to unmount the filesystem if this process dies. The comm socket is then kept open for the life of the mount (close() releases it). */
   autoUnmount?: boolean;
-  // Path of fusermount3; default /usr/bin/fusermount3, then fusermount3 on PATH.
+  /** Path of fusermount3; default /usr/bin/fusermount3, then fusermount3 on PATH. */
   helper?: string;
-  // Start serving the fd. With sync init this runs before the mount completes:
-  // the kernel's FUSE_INIT arrives while mount() is still awaiting the status.
+  /** Start serving the fd. With sync init this runs before the mount completes: the kernel's FUSE_INIT arrives while mount() is still awaiting the status. */
   serve?: (fd: number) => Server;
-  // Give up waiting for the helper after this long (default 330 s: beyond the
-  // helper's own 300 s bounds).
+  /** Give up waiting for the helper after this long (default 330 s: beyond the helper's own 300 s bounds). */
   timeoutMs?: number;
 };
 
 export type FuseMount = {
   mountpoint: string;
-  fd: number; // the /dev/fuse fd (close-on-exec), owned by the caller
-  syncInit: boolean; // FUSE_INIT happened inside the mount
+  /** The /dev/fuse fd (close-on-exec), owned by the caller. */
+  fd: number;
+  /** FUSE_INIT happened inside the mount (synchronous init). */
+  syncInit: boolean;
   protocol: "sync-init" | "classic" | "inherited";
-  // Close the comm socket (auto-unmount: the helper then unmounts a dead fs).
+  /** Close the comm socket (auto-unmount: the helper then unmounts a dead fs). */
   close(): void;
 };
 
@@ -149,6 +146,10 @@ async function classic(helper: string, mountpoint: string, opts: string, o: Moun
   return finish(run, mountpoint, fd, "classic", !!o.autoUnmount);
 }
 
+/**
+ * Mount a FUSE filesystem at `mountpoint` through fusermount3 and return the
+ * /dev/fuse fd. Rejects with a FusermountError; never leaves a half-made mount.
+ */
 export async function mount(mountpoint: string, o: MountOptions = {}): Promise<FuseMount> {
   // libfuse convention: a privileged parent already mounted and passed the fd.
   const inherited = /^\/dev\/fd\/(\d+)$/.exec(mountpoint);
@@ -215,6 +216,7 @@ export async function mount(mountpoint: string, o: MountOptions = {}): Promise<F
 
 export type UnmountOptions = { lazy?: boolean; quiet?: boolean; helper?: string };
 
+/** Unmount with `fusermount3 -u` (the caller must own the mount). */
 export async function unmount(mountpoint: string, o: UnmountOptions = {}): Promise<void> {
   const args = ["-u", ...(o.lazy ? ["-z"] : []), ...(o.quiet ? ["-q"] : []), "--", mountpoint];
   const child = Bun.spawn([o.helper ?? defaultHelper(), ...args], { env: {}, stdio: ["ignore", "ignore", "pipe"] });
