@@ -45,6 +45,11 @@ if (!canIntegrate() || !packaged || !overlay) {
       runuser -u ${u.name} -- env -i PATH=/usr/bin:/bin squashfuse "$img/i.sqfs" "$img/m"
       echo "READ $(runuser -u ${u.name} -- cat "$img/m/f")"
       runuser -u ${u.name} -- env -i /usr/bin/fusermount3 -u "$img/m" && echo "UNMOUNTED"
+      if command -v bindfs >/dev/null; then
+        runuser -u ${u.name} -- env -i PATH=/usr/bin:/bin bindfs --no-allow-other "$img/d" "$img/m"
+        echo "BINDFS $(runuser -u ${u.name} -- cat "$img/m/f")"
+        runuser -u ${u.name} -- env -i PATH=/usr/bin:/bin fusermount -u "$img/m" && echo "BINDFS-UNMOUNTED"
+      fi
       rm -rf "$img"
       echo "== uninstall"
       bash install.sh --uninstall --system
@@ -64,6 +69,7 @@ if (!canIntegrate() || !packaged || !overlay) {
     t.match(out, new RegExp(`KEPT2 ${before.sha}\\n`), "a reinstall does not divert twice");
     t.match(out, /install.sh: self-check passed \(nobody mounted, read and unmounted a FUSE filesystem\)\n/);
     t.match(out, /READ system-ok\nUNMOUNTED\n/);
+    t.match(out, /BINDFS system-ok\nBINDFS-UNMOUNTED\n/, "libfuse 2 through /usr/bin/fusermount");
     t.match(out, new RegExp(`RESTORED ${before.sha} 0 ${(before.mode & 0o7777).toString(8)}\\n`), "byte for byte, same mode");
     t.match(out, /LEFT \[\] \[ls: cannot access '\/usr\/lib\/fusermount3': No such file or directory\] \[ls: cannot access/);
     t.match(out, /MAN \/usr\/share\/man\/man1\/fusermount3\.1\.gz ls: cannot access/);
