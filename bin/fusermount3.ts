@@ -14,10 +14,13 @@
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";
 
-const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_DEVICE"]);
+// _FUSERMOUNT3_CWD_FD is set by the launcher itself (never passed through):
+// the directory to return to when the caller's cwd had been deleted.
+const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_DEVICE", "_FUSERMOUNT3_CWD_FD"]);
 
 const commFd = process.env._FUSE_COMMFD;
 const device = process.env.FUSE_KERN_DEVICE;
+const cwdFd = process.env._FUSERMOUNT3_CWD_FD;
 const foreign = Object.keys(process.env).filter((k) => !LAUNCHER_VARIABLES.has(k));
 for (const k of Object.keys(process.env)) delete process.env[k];
 c.clearenv();
@@ -37,6 +40,13 @@ if (self.mode & (c.S.ISUID | c.S.ISGID) || c.hasFileCapabilities(process.execPat
 if (c.geteuid() === 0 && c.getuid() !== 0 && foreign.length > 0) {
   refuse(`refusing to run privileged with a foreign environment (${foreign[0]}); ` +
     "run it through the fusermount3 launcher");
+}
+
+if (cwdFd !== undefined && /^[0-9]{1,9}$/.test(cwdFd)) {
+  const fd = Number(cwdFd);
+  const st = c.fstat(fd);
+  if (typeof st !== "number" && (st.mode & c.S.IFMT) === c.S.IFDIR) c.fchdir(fd);
+  c.close(fd);
 }
 
 c.umask(0o033);

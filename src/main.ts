@@ -54,10 +54,11 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
     }
     die(`mount failed: ${c.strerror(attached.errno)}`);
   }
-  if (mtabNeedsUpdate(mnt)) {
+  const recorded = mtabNeedsUpdate(mnt);
+  if (recorded) {
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      undoMount(mnt, attached);
+      undoMount(prepared, attached, false);
       auditEnd("failed", "mount table update failed");
       return c.exit(1);
     }
@@ -67,14 +68,14 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
     const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
     c.writeAll(2, `${why}\n`);
     // The fd never reached the server: nobody will serve this mount.
-    undoMount(mnt, attached);
+    undoMount(prepared, attached, recorded);
     auditEnd("failed", why);
     return c.exit(1);
   }
   auditUpdate({ fstype: attached.type, source: attached.source });
   auditEnd("ok");
   c.close(prepared.fuseFd);
-  c.close(prepared.pinFd);
+  if (prepared.pinFd >= 0) c.close(prepared.pinFd);
   if (!prepared.request.autoUnmount) return c.exit(0);
   return watchAttached(commFd, mnt, attached);
 }
@@ -82,6 +83,10 @@ function mountClassic(commFd: number, mnt: string, opts: string, env: Env): neve
 export function main(argv0: string | undefined, args: readonly string[], env: Env): never {
   if (args[0] === PROBE_ARG) return probeMain(args);
   setProgname(argv0 ?? "fusermount");
+  // The runtime has already decoded argv as UTF-8, replacing bytes it could
+  // not decode with U+FFFD: such a path would name a different file than the
+  // caller's. Refuse instead of acting on something else.
+  if (args.some((a) => a.includes("\uFFFD"))) die("arguments must be valid UTF-8 (a path or option contains other bytes)");
   const p = parseArgv(args);
   if (p.action === "help") { c.writeAll(1, usage(getProgname())); return c.exit(1); }
   if (p.action === "version") { c.writeAll(1, `fusermount3 version: ${VERSION}\n`); return c.exit(0); }

@@ -14,6 +14,7 @@ import {
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
 import { watchInit } from "./sys/initwatch.ts";
 import { unmount } from "./unmount.ts";
+import { removeMountRecord } from "./mtab.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
@@ -294,6 +295,10 @@ export function attachWithMount2(p: Prepared): Attached {
     rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
   }
   if (rc < 0) return { ok: false, errno: -rc };
+  // The pin has done its job; its fd may be needed to read the mount table
+  // when the caller left us almost none (RLIMIT_NOFILE).
+  c.close(p.pinFd);
+  p.pinFd = -1;
   return { ok: true, mntFd: -1, mountId: newMountId(p.mnt, type), type, source };
 }
 
@@ -315,12 +320,18 @@ export function fuseblkMissing(): boolean {
 
 // Undo a mount nobody will serve: through its own mount fd (exactly that mount,
 // whatever the path now points to), else with the checked unmount, which
-// removes it only if the mount on top of the path is still the one we made.
-export function undoMount(mnt: string, a: { mntFd: number; mountId?: number }): void {
+// removes it only if the mount on top of the path is still the one we made;
+// and its mount-table record, if one was written. Our own fds go first: a
+// caller may have left us almost none, and the cleanup must not fail for that.
+export function undoMount(p: Prepared, a: { mntFd: number; mountId?: number; type: string }, recorded: boolean): void {
+  for (const fd of [p.fuseFd, p.pinFd]) if (fd >= 0) c.close(fd);
+  p.fuseFd = p.pinFd = -1;
   if (a.mntFd >= 0) {
     const rc = c.umount2(`/proc/self/fd/${a.mntFd}`, c.MNT_DETACH);
     if (rc < 0 && rc !== -c.E.EINVAL) warnFuse(`cleanup umount failed: ${c.strerror(-rc)}`);
-  } else if (a.mountId !== undefined) {
-    unmount(mnt, { quiet: true, lazy: true, mountId: a.mountId, record: false });
+    if (recorded) removeMountRecord(p.mnt);
+    return;
   }
+  const id = a.mountId ?? newMountId(p.mnt, a.type);
+  if (id !== undefined) unmount(p.mnt, { quiet: true, lazy: true, mountId: id, record: recorded });
 }

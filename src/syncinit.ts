@@ -65,7 +65,7 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
   if (mtabNeedsUpdate(mnt)) {
     const user = caller.isRoot ? undefined : c.userName(caller.uid);
     if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      undoMount(mnt, attached);
+      undoMount(prepared, attached, false);
       sendStatus(commFd, -c.E.EIO);
       auditEnd("failed", "mount table update failed");
       return c.exit(1);

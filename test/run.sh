@@ -41,6 +41,8 @@ if [ "$(id -u)" = 0 ]; then
   }
   tool fakeclient test/tools/fakeclient.ts
   tool syncpeer test/tools/syncpeer.ts
+  tool exchange test/tools/exchange.ts
+  tool faultpeer test/tools/faultpeer.ts
   tool hello examples/hello/main.ts
   tool syslogsink test/tools/syslogsink.ts
   # A helper with a 2-second proceed timeout, for the timeout test only. It is

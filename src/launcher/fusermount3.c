@@ -8,6 +8,8 @@
  * passes argv unchanged, and does nothing else: no uid changes, no fd changes.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,7 +41,8 @@ int main(int argc, char **argv)
 {
 	static char *fallback_argv[] = { "fusermount", NULL };
 	char *commfd = NULL, *commfd2 = NULL, *device = NULL;
-	char *envp[4];
+	static char cwdfd[40];
+	char *envp[5];
 	int n = 0;
 
 	/* First occurrence of each name wins, as with getenv(). */
@@ -57,6 +60,19 @@ int main(int argc, char **argv)
 		envp[n++] = commfd2;
 	if (device && device_path(device + 17))
 		envp[n++] = device;
+	/*
+	 * Bun will not start in a deleted directory. Only then: keep the old cwd
+	 * open, start in "/", and tell the helper which fd to return to, so that
+	 * relative mountpoints fail there exactly as they do for libfuse.
+	 */
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof buf) && errno == ENOENT) {
+		int fd = open(".", O_PATH | O_DIRECTORY);
+		if (fd >= 0 && chdir("/") == 0) {
+			snprintf(cwdfd, sizeof cwdfd, "_FUSERMOUNT3_CWD_FD=%d", fd);
+			envp[n++] = cwdfd;
+		}
+	}
 	envp[n] = NULL;
 
 	char **args = argc > 0 ? argv : fallback_argv;

@@ -82,6 +82,21 @@ export const DIFFERENCES = [
     what: "FUSE_KERN_DEVICE (starting with /dev/) selects the device that is opened; 3.14 ignores the variable and always opens /dev/fuse.",
     why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device': master, stat done as the caller).",
   },
+  {
+    id: "auto-unmount-as-caller",
+    what: "With auto_unmount, a plain user's dead filesystem (server gone, no allow_other) is unmounted when the comm socket closes; 3.14 probes it as root, gets EACCES and leaves it mounted.",
+    why: "libfuse issue #586; the liveness probe runs entirely as the caller (§13 step 6c, §17 row 'auto_unmount, non-root, no allow_other': 3.18.3).",
+  },
+  {
+    id: "sync-init-fsconfig-limits",
+    what: "With --sync-init the mount is made with fsopen/fsconfig/fsmount, so a string parameter (fsname, max_read=, blksize=) of 256 bytes or more is refused by fsconfig() (status -22, `mount failed: Invalid argument`, nothing mounted) and such a subtype falls back to the legacy encoding (type `fuse`, source `subtype#fsname` or `fuse`); 3.14 has no --sync-init and mounts the same options with mount(2).",
+    why: "Master's sync-init path uses the new mount API, whose fsconfig() takes strings of at most 255 bytes, and falls back on a refused subtype (§11 steps 2–5, §8.5; §17 row 'sync-init': master).",
+  },
+  {
+    id: "watchdog-stdio-closed",
+    what: "The auto_unmount watchdog closes what it inherited and points stdin/stdout/stderr at /dev/null before waiting, so its later messages (e.g. `<mnt> not mounted`) are not seen; 3.14 keeps stdio and prints them after the fd was sent.",
+    why: "Master's close_inherited_fds (§13 step 1, §17 row 'watchdog fds/stdio': master).",
+  },
 ] as const satisfies readonly Difference[];
 
 export type DifferenceId = (typeof DIFFERENCES)[number]["id"];

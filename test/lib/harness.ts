@@ -168,3 +168,79 @@ export function inNamespace(script: string, env: Record<string, string> = {}, ti
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
+
+// ---- additions for the security regression tests ---------------------------
+
+// A root-owned, world-readable scratch directory for the tests' own scripts,
+// recorders and copies of binaries (never inside a user's directory).
+export function rootScratch(): string {
+  const d = realpathSync(mkdtempSync("/tmp/fm-root-"));
+  chmodSync(d, 0o755);
+  return d;
+}
+
+// Signs that the helper (or the Bun runtime under it) crashed instead of
+// answering: a JS stack trace, an uncaught exception, Bun's panic banner.
+export function crashMarkers(stderr: string): string[] {
+  const found: string[] = [];
+  if (/^\s+at \S/m.test(stderr)) found.push("stack trace");
+  for (const word of ["TypeError", "RangeError", "ReferenceError", "SyntaxError", "panic", "bun.report", "Segmentation fault", "internal error"]) {
+    if (stderr.includes(word)) found.push(word);
+  }
+  return found;
+}
+
+// Files and directories owned by root below dir (the user's own tree must
+// never get one).
+export function rootOwnedUnder(dir: string): string[] {
+  const r = spawnSync("find", [dir, "-xdev", "-uid", "0"], { encoding: "utf8" });
+  return (r.stdout ?? "").split("\n").filter((l) => l !== "");
+}
+
+// mountinfo entries whose mount point is exactly these bytes (names that are
+// not valid UTF-8 included), with the raw escaped field as the kernel wrote it.
+export function mountsAtBytes(path: Buffer): { raw: string; field: Buffer; fsType: string; source: Buffer; superOptions: string }[] {
+  const unescape = (s: Buffer): Buffer => Buffer.from(s.toString("latin1").replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), "latin1");
+  const out: { raw: string; field: Buffer; fsType: string; source: Buffer; superOptions: string }[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo").toString("latin1").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-", 6);
+    if (sep < 0) continue;
+    const field = Buffer.from(f[4]!, "latin1");
+    if (!unescape(field).equals(path)) continue;
+    out.push({ raw: line, field, fsType: unescape(Buffer.from(f[sep + 1]!, "latin1")).toString("latin1"), source: unescape(Buffer.from(f[sep + 2]!, "latin1")), superOptions: f[sep + 3]! });
+  }
+  return out;
+}
+
+// A test user with a fixed uid, created if missing; returns whether it was
+// created here (so the caller removes it again).
+export function ensureUser(name: string, uid: number): { user: User; created: boolean } {
+  let created = false;
+  if (spawnSync("id", ["-u", name]).status !== 0) {
+    const r = spawnSync("useradd", ["-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "-u", String(uid), "-U", name], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
+    created = true;
+  }
+  return { user: user(name), created };
+}
+
+export function removeUser(name: string): void {
+  spawnSync("userdel", [name]);
+}
+
+// runAs without blocking the event loop (for commands that must overlap).
+export function runAsAsync(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: opts.env ?? {}, cwd: opts.cwd ?? "/", argv0: opts.argv0, uid: u?.uid, gid: u?.gid,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => { stdout += d.toString(); });
+    child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => killTree(child.pid), opts.timeoutMs ?? 30000);
+    child.on("close", (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
