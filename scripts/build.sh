@@ -10,9 +10,9 @@ BUN=./node_modules/.bin/bun
 command -v cc >/dev/null || { echo "build: no C compiler (apt-get install gcc)" >&2; exit 1; }
 mkdir -p dist
 "$BUN" build --compile --bytecode --format=esm --minify \
-  --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+  --no-compile-autoload-dotenv --no-compile-autoload-bunfig --compile-jit-policy=10 \
   bin/fusermount3.ts --outfile dist/fusermount3-bun >/dev/null
-cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -pie -fstack-protector-strong \
+cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -static-pie -fstack-protector-strong \
   -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now \
   -DHELPER_PATH="\"$HELPER_PATH\"" src/launcher/fusermount3.c -o dist/fusermount3
 echo "built dist/fusermount3 (launcher for $HELPER_PATH) and dist/fusermount3-bun"

@@ -69,6 +69,7 @@ const lib = dlopen("libc.so.6", {
   kill: { args: [i32, i32], returns: i32 },
   alarm: { args: [u32], returns: u32 },
   ioctl: { args: [i32, u64, u64], returns: i32 },
+  madvise: { args: [u64, u64, i32], returns: i32 },
 }).symbols;
 
 // i64_fast returns a number when the value fits, which it always does here.
@@ -176,6 +177,8 @@ export function kernelRelease(): string {
 }
 
 export const kill = (pid: number, sig: number): number => lib.kill(pid, sig);
+export const MADV_DONTNEED = 4;
+export const madvise = (addr: bigint, len: bigint, advice: number): number => (lib.madvise(addr, len, advice) < 0 ? -errno() : 0);
 export const isatty = (fd: number): boolean => lib.isatty(fd) === 1;
 export const alarm = (seconds: number): number => lib.alarm(seconds);
 export const ioctl = (fd: number, request: number, arg = 0): number => (lib.ioctl(fd, request, arg) < 0 ? -errno() : 0);
