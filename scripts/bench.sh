@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# npm run bench: our helper against Debian's C /usr/bin/fusermount3, both
+# installed set-uid root, driven as the unprivileged user fmtest.
+#
+#   npm run bench [-- OPTIONS]
+#     --quick               N=20 and one round of each concurrency test (a smoke run)
+#     -n N                  iterations per latency measurement and kind (default 300)
+#     --out DIR             where results.json and RESULTS.md go (default bench/)
+#     --variant NAME=DIR    also measure a helper built from the source tree DIR
+#                           (a modified copy of this checkout; its own install.sh
+#                           installs it set-uid into the temporary prefix); it is
+#                           interleaved with ours and C in every measurement
+#     --phases LIST         only these (comma-separated): classic,classic-utab,syncinit,version,
+#                           rss,watchdog,concurrent,mountmax
+#     --rss-runs N          runs per kind for peak RSS (default 30)
+#     --extra-v NAME=PATH   also time PATH -V with the start-up kinds (diagnostics;
+#                           PATH must be executable by fmtest)
+#
+# Peak RSS is measured with /usr/bin/time -f %M (Debian package "time"; installed
+# with apt-get if missing).
+#
+# Set-up as test/run.sh does it: same lock, temporary prefix on the root
+# filesystem, the user fmtest, /dev/fuse mode 666 for the run (restored), and
+# every measurement inside `unshare -m --propagation private` so nothing leaks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench: must be run as root (it installs the helper set-uid into a temporary prefix)" >&2; exit 1; }
+[ -x /usr/bin/fusermount3 ] || { echo "bench: /usr/bin/fusermount3 (the C reference) is missing: apt-get install fuse3" >&2; exit 1; }
+[ -e /dev/fuse ] || { echo "bench: /dev/fuse is missing" >&2; exit 1; }
+[ -d node_modules/tap ] && [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
+if [ ! -x /usr/bin/time ]; then
+  echo "bench: installing /usr/bin/time (apt-get install time) to measure peak RSS" >&2
+  apt-get install -y time >/dev/null 2>&1 || echo "bench: could not install time; peak RSS will not be measured" >&2
+fi
+BUN=$PWD/node_modules/.bin/bun
+
+export BENCH_COMMAND="npm run bench${*:+ -- $*}"
+run_args=()
+variants=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) run_args+=(--quick); shift ;;
+    -n) run_args+=(-n "$2"); shift 2 ;;
+    --out) run_args+=(--out "$(realpath -m "$2")"); shift 2 ;;
+    --phases|--rss-runs|--extra-v) run_args+=("$1" "$2"); shift 2 ;;
+    --variant)
+      name=${2%%=*} src=${2#*=}
+      [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] && [ -d "$src" ] || { echo "bench: --variant NAME=DIR (got '$2')" >&2; exit 1; }
+      variants+=("$name=$(realpath "$src")"); run_args+=(--variant "$name"); shift 2 ;;
+    *) echo "bench: unknown argument '$1'" >&2; exit 1 ;;
+  esac
+done
+
+exec 9>/run/lock/fusermount3-ts-tests.lock 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
+flock 9
+
+cleanup() {
+  [ -n "${fuse_mode:-}" ] && chmod "$fuse_mode" /dev/fuse 2>/dev/null
+  [ -n "${prefix:-}" ] && [ -d "$prefix" ] && rm -rf -- "$prefix"
+  # Mounts below it lived in the benchmark's namespace, which is gone by now.
+  [ -n "${scratch:-}" ] && [ -d "$scratch" ] && rm -rf --one-file-system -- "$scratch"
+  return 0
+}
+trap cleanup EXIT
+
+# /var/tmp: on the root filesystem, which is not mounted nosuid.
+prefix=$(mktemp -d /var/tmp/fm-bench-prefix.XXXXXX)
+chmod 755 "$prefix"
+./install.sh --prefix "$prefix" >/dev/null
+for v in "${variants[@]}"; do
+  name=${v%%=*} src=${v#*=}
+  [ -e "$src/node_modules" ] || ln -s "$PWD/node_modules" "$src/node_modules"
+  (cd "$src" && ./install.sh --prefix "$prefix/variants/$name" >/dev/null) || { echo "bench: installing variant $name from $src failed" >&2; exit 1; }
+done
+
+# The client and the start-up floors, compiled into the prefix so that the
+# user can run them wherever this checkout is.
+mkdir -p "$prefix/bench"
+"$BUN" build --compile scripts/bench/client.ts --outfile "$prefix/bench/client" >/dev/null
+"$BUN" build --compile --bytecode --format=esm --minify scripts/bench/floor-exit.ts --outfile "$prefix/bench/empty-exit" >/dev/null
+"$BUN" build --compile --bytecode --format=esm --minify scripts/bench/floor-empty.ts --outfile "$prefix/bench/empty" >/dev/null
+# The same floor behind a set-uid launcher built from src/launcher/fusermount3.c
+# (only HELPER_PATH differs): what the launcher's extra exec costs by itself.
+cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -pie -fstack-protector-strong \
+  -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now -DHELPER_PATH="\"$prefix/bench/empty-exit\"" \
+  src/launcher/fusermount3.c -o "$prefix/bench/launcher-empty-exit"
+chmod -R a+rX "$prefix/bench"
+chown root:root "$prefix/bench/launcher-empty-exit"
+chmod 4755 "$prefix/bench/launcher-empty-exit"
+
+id fmtest >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin fmtest
+fuse_mode=$(stat -c %a /dev/fuse)
+chmod 666 /dev/fuse
+
+scratch=$(mktemp -d /tmp/fm-bench.XXXXXX)
+
+unshare -m --propagation private -- "$BUN" scripts/bench/run.ts --prefix "$prefix" --user fmtest --dir "$scratch" "${run_args[@]}"

@@ -1,0 +1,480 @@
+// The benchmark's measuring client: ONE long-running Bun program, compiled with
+// `bun build --compile` into the temporary prefix and run as the unprivileged
+// user inside the benchmark's private mount namespace (scripts/bench.sh).
+//
+// It does what libfuse does for a mount (socketpair, _FUSE_COMMFD=3, spawn the
+// helper, receive the /dev/fuse fd, wait for the helper to exit) and times each
+// helper run itself with performance.now() around spawn -> fd -> exit, so the
+// harness's own per-iteration work (directories, socketpairs, argv) is outside
+// the measurement. Helpers of different kinds run interleaved (A B A B ...).
+//
+//   client '<ClientConfig json>'
+//
+// Talks to the controller (root) with JSON lines: requests on stdout, answers
+// on stdin (see types.ts). Prints nothing else on stdout.
+
+import { readFileSync, readSync, mkdirSync, writeSync } from "node:fs";
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import * as c from "../../src/sys/libc.ts";
+import { FUSE_DEV_IOC_SYNC_INIT, STATUS_SIZE, decodeStatus } from "../../protocol/wire.ts";
+import { prepare, waitExit, drain, type Exit } from "./spawn.ts";
+import type {
+  ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, Request, Series, WatchdogSample,
+} from "./types.ts";
+
+const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
+const OPTS = "rw,nosuid,nodev,fsname=bench,subtype=bench";
+const phase = (name: string): boolean => !cfg.phases || cfg.phases.includes(name);
+
+// ---- controller channel ----------------------------------------------------
+
+function send(r: Request): void { writeSync(1, JSON.stringify(r) + "\n"); }
+let inBuf = "";
+function receiveLine(): string {
+  const b = Buffer.alloc(65536);
+  for (;;) {
+    const i = inBuf.indexOf("\n");
+    if (i >= 0) { const line = inBuf.slice(0, i); inBuf = inBuf.slice(i + 1); return line; }
+    const n = readSync(0, b, 0, b.length, null);
+    if (n <= 0) throw new Error("controller went away");
+    inBuf += b.toString("utf8", 0, n);
+  }
+}
+function ask<T>(r: Request): T { send(r); return JSON.parse(receiveLine()) as T; }
+const progress = (msg: string): void => send({ type: "progress", msg });
+
+// ---- one helper run ---------------------------------------------------------
+
+type Run = {
+  pid: number;
+  t0: number;
+  mine: number; // our end of the comm socket (-1 without one)
+  errFd: number; // read end of the helper's stderr
+};
+type Done = { exit: Exit; exitMs: number; stderr: string };
+
+// wrap: run the helper under another program (/usr/bin/time -f %M).
+function start(path: string, args: string[], env: Record<string, string>, withSocket: boolean, wrap?: string[]): Run {
+  let mine = -1, theirs = -1;
+  if (withSocket) {
+    const pair = c.socketpair(c.SOCK.STREAM);
+    if (typeof pair === "number") throw new Error(`socketpair: ${c.strerror(-pair)}`);
+    [mine, theirs] = pair;
+  }
+  const err = c.pipe();
+  if (typeof err === "number") throw new Error(`pipe: ${c.strerror(-err)}`);
+  const fds: Record<number, number> = { 2: err[1] };
+  if (withSocket) fds[3] = theirs;
+  const p = wrap
+    ? prepare({ path: wrap[0]!, argv: [...wrap, path, ...args], env, fds })
+    : prepare({ path, argv: ["fusermount3", ...args], env, fds });
+  const t0 = performance.now();
+  const pid = p.go();
+  if (theirs >= 0) c.close(theirs);
+  c.close(err[1]);
+  return { pid, t0, mine, errFd: err[0] };
+}
+
+function finish(r: Run): Done {
+  const exit = waitExit(r.pid, cfg.timeoutMs);
+  const exitMs = performance.now() - r.t0;
+  const stderr = drain(r.errFd);
+  c.close(r.errFd);
+  return { exit, exitMs, stderr };
+}
+
+// Wait for the fd message; returns the fd (-1: EOF or error) and when it came.
+function receiveFd(r: Run, timeoutMs = cfg.timeoutMs): { fd: number; ms: number } {
+  const ev = c.pollOne(r.mine, c.POLL.IN, timeoutMs);
+  if (ev <= 0) return { fd: -1, ms: performance.now() - r.t0 };
+  const got = c.recvFd(r.mine, 1);
+  const ms = performance.now() - r.t0;
+  if (typeof got === "number" || got.data.length !== 1) return { fd: -1, ms };
+  return { fd: got.fd, ms };
+}
+
+const failure = (what: string, f: Done, extra = ""): Failure =>
+  ({ what, code: f.exit.code, signal: f.exit.signal, stderr: `${extra} ${f.stderr}`.trim().slice(0, 500) });
+
+const newSeries = (): Series => ({ samples: [], failures: [] });
+const ENV_COMM = { _FUSE_COMMFD: "3" };
+
+// /usr/bin/time -f %M prints the peak RSS (KiB) as the last line of stderr.
+const timeKiB = (d: Done): number => {
+  const last = d.stderr.trim().split("\n").pop() ?? "";
+  return /^\d+$/.test(last) ? Number(last) : NaN;
+};
+
+// ---- mount table --------------------------------------------------------------
+
+function fuseMounts(): { mountPoint: string; type: string }[] {
+  const out: { mountPoint: string; type: string }[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-", 6);
+    if (sep < 0) continue;
+    const type = f[sep + 1] ?? "";
+    if (!(type === "fuse" || type.startsWith("fuse.") || type === "fuseblk" || type.startsWith("fuseblk."))) continue;
+    out.push({ mountPoint: (f[4] ?? "").replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), type });
+  }
+  return out;
+}
+const fuseMountsBelow = (dir: string): string[] =>
+  fuseMounts().map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(dir + "/"));
+// What mount_max counts: fuse and fuse.* mounts of everyone in the namespace.
+const countAllFuseMounts = (): number => fuseMounts().filter((m) => m.type === "fuse" || m.type.startsWith("fuse.")).length;
+
+function mkdirp(p: string): string { mkdirSync(p, { recursive: true, mode: 0o755 }); return p; }
+
+// Untimed `-u` (cleanup); returns true when the helper said 0.
+function unmountUntimed(h: HelperSpec, mnt: string): boolean {
+  return finish(start(h.launcher, ["-u", mnt], {}, false)).exit.code === 0;
+}
+
+// ---- classic mount and unmount ----------------------------------------------------
+
+type Mounted = { run: Run; fd: number; fdMs: number; done: Done };
+
+function classicMount(h: HelperSpec, mnt: string, extraOpts = "", wrap?: string[]): Mounted {
+  const run = start(h.launcher, ["-o", OPTS + extraOpts, "--", mnt], ENV_COMM, true, wrap);
+  const { fd, ms } = receiveFd(run);
+  const done = finish(run);
+  return { run, fd, fdMs: ms, done };
+}
+
+function release(m: Mounted): void {
+  if (m.fd >= 0) c.close(m.fd);
+  c.close(m.run.mine);
+}
+
+function classicCycle(h: HelperSpec, mnt: string, scenario: string, record: boolean): void {
+  const sc = res.classic[scenario]!;
+  const mounts = sc.mount[h.name]!, unmounts = sc.unmount[h.name]!, cycles = sc.cycle[h.name]!;
+  const m = classicMount(h, mnt);
+  if (m.fd < 0 || m.done.exit.code !== 0) {
+    if (record) mounts.failures.push(failure("mount", m.done));
+    release(m);
+    if (fuseMountsBelow(mnt).length > 0) unmountUntimed(h, mnt);
+    return;
+  }
+  // The server (us) keeps the fd and the socket while it is unmounted, as a
+  // live FUSE server would.
+  const ud = finish(start(h.launcher, ["-u", mnt], {}, false));
+  release(m);
+  if (ud.exit.code !== 0) {
+    if (record) unmounts.failures.push(failure("unmount", ud));
+    unmountUntimed(h, mnt);
+    return;
+  }
+  if (!record) return;
+  mounts.samples.push({ fdMs: m.fdMs, exitMs: m.done.exitMs, cpuMs: m.done.exit.cpuMs });
+  unmounts.samples.push({ exitMs: ud.exitMs, cpuMs: ud.exit.cpuMs });
+  cycles.samples.push({ exitMs: m.done.exitMs + ud.exitMs, cpuMs: m.done.exit.cpuMs + ud.exit.cpuMs });
+}
+
+// ---- sync-init mount ---------------------------------------------------------------
+
+const io = dlopen("libc.so.6", {
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+}).symbols;
+const initBuf = Buffer.alloc((1 << 20) + 4096);
+const initReply = Buffer.alloc(16 + 64);
+
+type SyncInit = { fdMs: number; status: number | "eof"; statusMs: number; done: Done; problem: string };
+
+// What test/tools/syncpeer.ts does with init "answer": arm the fd, send
+// proceed, answer FUSE_INIT (sent from inside the helper's mount call), read the
+// int32 status, wait for the exit; then unmount (untimed).
+function syncInitMount(h: HelperSpec, mnt: string, wrap?: string[]): SyncInit {
+  const run = start(h.launcher, ["--sync-init", "-o", OPTS, "--", mnt], ENV_COMM, true, wrap);
+  const { fd, ms: fdMs } = receiveFd(run);
+  let status: number | "eof" = "eof";
+  let statusMs = 0;
+  let problem = "";
+  if (fd >= 0) {
+    const armed = c.ioctl(fd, FUSE_DEV_IOC_SYNC_INIT);
+    if (armed !== 0) problem = `ioctl(FUSE_DEV_IOC_SYNC_INIT): ${c.strerror(-armed)}`;
+    c.sendBytes(run.mine, new Uint8Array([0]));
+    if (armed === 0 && c.pollOne(fd, c.POLL.IN, cfg.timeoutMs) > 0) {
+      const n = Number(io.read(fd, ptr(initBuf), initBuf.length));
+      if (n >= 40) {
+        initReply.fill(0);
+        initReply.writeUInt32LE(initReply.length, 0);
+        initReply.writeBigUInt64LE(initBuf.readBigUInt64LE(8), 8); // unique
+        initReply.writeUInt32LE(7, 16); // major
+        initReply.writeUInt32LE(31, 20); // minor
+        initReply.writeUInt32LE(4096, 24); // max_readahead
+        initReply.writeUInt32LE(4096, 40); // max_write
+        initReply.writeUInt32LE(1, 44); // time_gran
+        initReply.writeUInt16LE(1, 48); // max_pages
+        io.write(fd, ptr(initReply), initReply.length); // one write: a FUSE reply arrives whole
+      } else {
+        problem = `reading FUSE_INIT: ${n}`;
+      }
+    }
+    const buf: number[] = [];
+    while (buf.length < STATUS_SIZE) {
+      if (c.pollOne(run.mine, c.POLL.IN, cfg.timeoutMs) <= 0) break;
+      const r = c.recvBytes(run.mine, STATUS_SIZE - buf.length);
+      if (typeof r === "number" || r.length === 0) break;
+      buf.push(...r);
+    }
+    statusMs = performance.now() - run.t0;
+    if (buf.length === STATUS_SIZE) status = decodeStatus(new Uint8Array(buf));
+  }
+  const done = finish(run);
+  if (fd >= 0) c.close(fd);
+  c.close(run.mine);
+  if (fuseMountsBelow(mnt).length > 0 && !unmountUntimed(h, mnt)) throw new Error(`could not unmount ${mnt} after a sync-init mount`);
+  return { fdMs, status, statusMs, done, problem };
+}
+
+function syncInitCycle(h: HelperSpec, mnt: string, record: boolean): void {
+  const s = syncInitMount(h, mnt);
+  if (!record) return;
+  const series = res.syncInit[h.name]!;
+  if (s.status !== 0 || s.done.exit.code !== 0) series.failures.push(failure("sync-init mount", s.done, `${s.problem} status=${s.status}`));
+  else series.samples.push({ fdMs: s.fdMs, statusMs: s.statusMs, exitMs: s.done.exitMs, cpuMs: s.done.exit.cpuMs });
+}
+
+// ---- -V ---------------------------------------------------------------------------
+
+type VKind = { name: string; path: string; args: string[] };
+
+function versionRun(k: VKind, record: boolean, wrap?: string[]): Done {
+  const d = finish(start(k.path, k.args, {}, false, wrap));
+  if (!record) return d;
+  const series = res.version[k.name]!;
+  if (d.exit.code !== 0) series.failures.push(failure("-V", d));
+  else series.samples.push({ exitMs: d.exitMs, cpuMs: d.exit.cpuMs });
+  return d;
+}
+
+function versionOutput(k: VKind): string {
+  const out = c.pipe();
+  if (typeof out === "number") throw new Error("pipe");
+  const pid = prepare({ path: k.path, argv: ["fusermount3", ...k.args], env: {}, fds: { 1: out[1] } }).go();
+  c.close(out[1]);
+  const text = drain(out[0]);
+  c.close(out[0]);
+  waitExit(pid, cfg.timeoutMs);
+  return text.trim();
+}
+
+// ---- concurrency ------------------------------------------------------------------
+
+function concurrentRound(h: HelperSpec, dir: string, count: number): ConcurrentRound {
+  const mnts = Array.from({ length: count }, (_, i) => mkdirp(`${dir}/${i}`));
+  // Everything allocated first; then every helper is started back to back.
+  const pairs = mnts.map(() => {
+    const pair = c.socketpair(c.SOCK.STREAM);
+    const err = c.pipe();
+    if (typeof pair === "number" || typeof err === "number") throw new Error("socketpair/pipe");
+    return { mine: pair[0], theirs: pair[1], errR: err[0], errW: err[1] };
+  });
+  const preps = mnts.map((m, i) => prepare({
+    path: h.launcher, argv: ["fusermount3", "-o", OPTS, "--", m], env: ENV_COMM,
+    fds: { 2: pairs[i]!.errW, 3: pairs[i]!.theirs },
+  }));
+  const t0 = performance.now();
+  const pids = preps.map((p) => p.go());
+  for (const p of pairs) { c.close(p.theirs); c.close(p.errW); }
+  const exits = pids.map((pid) => waitExit(pid, cfg.timeoutMs * 3));
+  const wallMs = performance.now() - t0;
+  const errors: Record<string, number> = {};
+  const held: number[] = [];
+  let mounted = 0;
+  pairs.forEach((p, i) => {
+    const stderr = drain(p.errR).trim();
+    c.close(p.errR);
+    let fd = -1;
+    if (c.pollOne(p.mine, c.POLL.IN, 0) > 0) {
+      const got = c.recvFd(p.mine, 1);
+      if (typeof got !== "number" && got.data.length === 1) fd = got.fd;
+    }
+    if (fd >= 0) held.push(fd);
+    if (fd >= 0 && exits[i]!.code === 0) mounted++;
+    else {
+      const key = (stderr.split("\n")[0] ?? "").replace(/\/[^ :]*\/\d+/g, "<mnt>") || `exit ${exits[i]!.code}`;
+      errors[key] = (errors[key] ?? 0) + 1;
+    }
+  });
+  // Unmount every mount concurrently (while the "server" still holds the fds).
+  const present = new Set(fuseMountsBelow(dir));
+  const upreps = mnts.filter((m) => present.has(m)).map((m) => prepare({ path: h.launcher, argv: ["fusermount3", "-u", m], env: {} }));
+  const u0 = performance.now();
+  const upids = upreps.map((p) => p.go());
+  for (const pid of upids) waitExit(pid, cfg.timeoutMs * 3);
+  const unmountWallMs = performance.now() - u0;
+  const left = fuseMountsBelow(dir);
+  for (const fd of held) c.close(fd);
+  for (const p of pairs) c.close(p.mine);
+  for (const m of left) unmountUntimed(h, m);
+  return { helper: h.name, count, mounted, wallMs, unmountWallMs, leftAfterUnmount: left.length, errors };
+}
+
+// ---- watchdog RSS -----------------------------------------------------------------
+
+function watchdogRss(helpers: HelperSpec[]): Record<string, WatchdogSample[]> {
+  const ws: { h: HelperSpec; mnt: string; m: Mounted | { run: Run; fd: number } }[] = [];
+  for (let i = 0; i < cfg.watchdog.perHelper; i++) {
+    for (const h of helpers) {
+      const mnt = mkdirp(`${cfg.dir}/watch-${h.name}-${i}`);
+      const run = start(h.launcher, ["-o", OPTS + ",auto_unmount", "--", mnt], ENV_COMM, true);
+      ws.push({ h, mnt, m: { run, fd: receiveFd(run).fd } });
+    }
+  }
+  Bun.sleepSync(cfg.watchdog.waitMs);
+  const statuses = ask<Record<string, Record<string, number> | null>>({ type: "procstatus", pids: ws.map((w) => w.m.run.pid) });
+  const out: Record<string, WatchdogSample[]> = {};
+  // The server goes away: close the fd and the socket; the watchdog decides.
+  for (const w of ws) { if (w.m.fd >= 0) c.close(w.m.fd); c.close(w.m.run.mine); }
+  for (const w of ws) {
+    const d = finish(w.m.run);
+    const still = fuseMountsBelow(w.mnt).length > 0;
+    if (still) unmountUntimed(w.h, w.mnt);
+    const st = statuses[String(w.m.run.pid)];
+    (out[w.h.name] ??= []).push({
+      pid: w.m.run.pid, mounted: w.m.fd >= 0, alive: st != null, status: st ?? {},
+      autoUnmounted: w.m.fd >= 0 ? !still : null, exitCode: d.exit.code,
+    });
+  }
+  return out;
+}
+
+// ---- main ---------------------------------------------------------------------------
+
+const T0 = performance.now();
+const helpers = cfg.helpers;
+const res: ClientResult = {
+  startedAt: new Date().toISOString(), durationMs: 0, existingFuseMounts: countAllFuseMounts(),
+  helpers: helpers.map((h) => h.name), classic: {}, utabScenario: false, syncInit: {}, version: {}, versionOutput: {},
+  rss: {}, rssCalibration: { trueRuMaxrssKiB: [], trueTimeKiB: [] }, watchdog: {}, concurrent: [], mountMax: null,
+};
+const gc = (): void => { Bun.gc(true); };
+// Interleaving A B C, B C A, C A B, ...: every kind runs in every position
+// equally often, so no kind always follows the same one.
+const rotated = <T>(xs: readonly T[], i: number): T[] => xs.map((_, j) => xs[(i + j) % xs.length]!);
+const syncHelpers = helpers.filter((h) => h.syncInit);
+const vKinds: VKind[] = [];
+for (const h of helpers) {
+  vKinds.push({ name: h.name, path: h.launcher, args: ["-V"] });
+  if (h.bunHelper) vKinds.push({ name: `${h.name}-helper-direct`, path: h.bunHelper, args: ["-V"] });
+}
+for (const f of cfg.floors) vKinds.push({ name: f.name, path: f.path, args: [] });
+vKinds.push(...(cfg.extraVersion ?? []));
+
+// 1. classic mount + unmount, interleaved; without and with a utab.
+function classicPhase(scenario: string): void {
+  const mnts = Object.fromEntries(helpers.map((h) => [h.name, mkdirp(`${cfg.dir}/classic-${h.name}`)]));
+  const sc: ClientResult["classic"][string] = { mount: {}, unmount: {}, cycle: {} };
+  res.classic[scenario] = sc;
+  for (const h of helpers) { sc.mount[h.name] = newSeries(); sc.unmount[h.name] = newSeries(); sc.cycle[h.name] = newSeries(); }
+  for (let i = 0; i < cfg.warmup; i++) for (const h of helpers) classicCycle(h, mnts[h.name]!, scenario, false);
+  progress(`classic mount/unmount [${scenario}]: ${cfg.n.mount} x ${helpers.map((h) => h.name).join(" ")}`);
+  for (let i = 0; i < cfg.n.mount; i++) {
+    for (const h of rotated(helpers, i)) classicCycle(h, mnts[h.name]!, scenario, true);
+    if (i % 50 === 49) { gc(); progress(`  ${i + 1}/${cfg.n.mount}`); }
+  }
+}
+if (phase("classic")) classicPhase("no-utab");
+if (phase("classic-utab") && cfg.utab) {
+  ask<string>({ type: "utab", present: true });
+  try { classicPhase("utab"); } finally { ask<string>({ type: "utab", present: false }); }
+  res.utabScenario = true;
+}
+
+// 2. sync-init mounts (helpers that have --sync-init), interleaved.
+if (phase("syncinit")) {
+  const mnts = Object.fromEntries(syncHelpers.map((h) => [h.name, mkdirp(`${cfg.dir}/sync-${h.name}`)]));
+  for (const h of syncHelpers) res.syncInit[h.name] = newSeries();
+  for (let i = 0; i < cfg.warmup; i++) for (const h of syncHelpers) syncInitCycle(h, mnts[h.name]!, false);
+  progress(`sync-init mount: ${cfg.n.syncInit} x ${syncHelpers.map((h) => h.name).join(" ")}`);
+  for (let i = 0; i < cfg.n.syncInit; i++) {
+    for (const h of rotated(syncHelpers, i)) syncInitCycle(h, mnts[h.name]!, true);
+    if (i % 50 === 49) { gc(); progress(`  ${i + 1}/${cfg.n.syncInit}`); }
+  }
+}
+
+// 3. -V start-up, interleaved with the empty compiled Bun programs.
+if (phase("version")) {
+  for (const k of vKinds) { res.version[k.name] = newSeries(); res.versionOutput[k.name] = versionOutput(k); }
+  for (let i = 0; i < cfg.warmup; i++) for (const k of vKinds) versionRun(k, false);
+  progress(`-V: ${cfg.n.version} x ${vKinds.map((k) => k.name).join(" ")}`);
+  for (let i = 0; i < cfg.n.version; i++) {
+    for (const k of rotated(vKinds, i)) versionRun(k, true);
+    if (i % 100 === 99) gc();
+  }
+}
+
+// 4. peak RSS of whole runs, through /usr/bin/time -f %M (a small parent: see
+//    spawn.ts for why wait4's ru_maxrss from this client would be wrong).
+if (cfg.rss && phase("rss")) {
+  const wrap = [cfg.rss.time, "-f", "%M"];
+  progress(`peak RSS via ${cfg.rss.time} -f %M: ${cfg.rss.runs} runs of each kind`);
+  const put = (what: string, who: string, v: number): void => { ((res.rss[what] ??= {})[who] ??= []).push(v); };
+  const mnt = mkdirp(`${cfg.dir}/rss`);
+  for (let i = 0; i < cfg.rss.runs; i++) {
+    for (const h of helpers) {
+      const m = classicMount(h, mnt, "", wrap);
+      release(m);
+      if (fuseMountsBelow(mnt).length > 0) unmountUntimed(h, mnt);
+      if (m.done.exit.code === 0) put("classic mount", h.name, timeKiB(m.done));
+      const u = classicMount(h, mnt);
+      const ud = finish(start(h.launcher, ["-u", mnt], {}, false, wrap));
+      release(u);
+      if (ud.exit.code === 0) put("unmount -u", h.name, timeKiB(ud));
+      else unmountUntimed(h, mnt);
+      if (h.syncInit) {
+        const s = syncInitMount(h, mnt, wrap);
+        if (s.status === 0 && s.done.exit.code === 0) put("sync-init mount", h.name, timeKiB(s.done));
+      }
+    }
+    for (const k of vKinds) {
+      const d = versionRun(k, false, wrap);
+      if (d.exit.code === 0) put("-V", k.name, timeKiB(d));
+    }
+    // Calibration: a tiny program, through time and directly.
+    const t = finish(start("/bin/true", [], {}, false, wrap));
+    res.rssCalibration.trueTimeKiB.push(timeKiB(t));
+    res.rssCalibration.trueRuMaxrssKiB.push(finish(start("/bin/true", [], {}, false)).exit.maxRssKiB);
+  }
+}
+
+// 5. the auto-unmount watchdog's memory, 10 s after mounting.
+if (phase("watchdog")) {
+  progress(`auto-unmount watchdog RSS after ${cfg.watchdog.waitMs / 1000} s (${cfg.watchdog.perHelper} per helper, in parallel)`);
+  res.watchdog = watchdogRss(helpers);
+}
+
+// 6. concurrent mounts by one user.
+const conc = helpers.filter((h) => h.inConcurrency);
+if (phase("concurrent")) {
+  progress(`${cfg.concurrent.count} concurrent mounts: ${cfg.concurrent.rounds} rounds x ${conc.map((h) => h.name).join(" ")}`);
+  for (let r = 0; r < cfg.concurrent.rounds; r++) {
+    for (const h of conc) { res.concurrent.push(concurrentRound(h, mkdirp(`${cfg.dir}/conc-${h.name}`), cfg.concurrent.count)); gc(); }
+  }
+}
+
+// 7. the same with mount_max below the count.
+if (phase("mountmax") && cfg.mountMax.rounds > 0) {
+  ask<string>({ type: "fuseconf", mountMax: cfg.mountMax.value });
+  const existing = countAllFuseMounts();
+  progress(`mount_max = ${cfg.mountMax.value} (${existing} fuse mounts already in the namespace): ${cfg.mountMax.rounds} rounds`);
+  const mm = { value: cfg.mountMax.value, existingFuseMounts: existing, expected: Math.max(0, cfg.mountMax.value - existing), rounds: [] as ConcurrentRound[] };
+  try {
+    for (let r = 0; r < cfg.mountMax.rounds; r++) {
+      for (const h of conc) { mm.rounds.push(concurrentRound(h, mkdirp(`${cfg.dir}/max-${h.name}`), cfg.concurrent.count)); gc(); }
+    }
+  } finally {
+    ask<string>({ type: "fuseconf", mountMax: null });
+  }
+  res.mountMax = mm;
+}
+
+const left = fuseMountsBelow(cfg.dir);
+if (left.length > 0) progress(`warning: fuse mounts left below ${cfg.dir}: ${left.join(" ")}`);
+res.durationMs = performance.now() - T0;
+send({ type: "result", result: res });
+c.exit(0);

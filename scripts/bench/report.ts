@@ -1,0 +1,247 @@
+// Statistics, the printed table and bench/RESULTS.md, from the client's raw
+// samples. Pure: no I/O.
+
+import type { ClientResult, ConcurrentRound, RunSample, Series } from "./types.ts";
+
+export type Machine = {
+  kernel: string; nproc: number; cpu: string; memMiB: number; os: string;
+  bun: string; cHelper: string; oursVersion: string; date: string;
+  loadavg?: { start: string; end: string }; // /proc/loadavg around the measuring client (other load skews absolute numbers)
+  command?: string;
+};
+
+export type Stat = { n: number; median: number; p90: number; mean: number; min: number; max: number };
+
+export function stat(xs: readonly number[]): Stat | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  // nearest-rank percentiles
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  return { n: s.length, median: q(0.5), p90: q(0.9), mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0]!, max: s[s.length - 1]! };
+}
+
+const field = (series: Series | undefined, f: keyof RunSample): number[] =>
+  (series?.samples ?? []).map((x) => x[f]).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+
+export type Summary = {
+  helpers: string[];
+  latency: Record<string, Record<string, Stat | null>>; // measurement -> helper/kind -> stat (ms)
+  rssKiB: Record<string, Record<string, Stat | null>>; // measurement -> helper/kind -> /usr/bin/time %M
+  cpuMs: Record<string, Record<string, Stat | null>>;
+  failures: Record<string, Record<string, number>>;
+  rssCalibration: { trueTimeKiB: Stat | null; trueRuMaxrssKiB: Stat | null };
+  watchdog: Record<string, { vmRssKiB: Stat | null; rssAnonKiB: Stat | null; rssFileKiB: Stat | null; vmHwmKiB: Stat | null; threads: Stat | null; alive: number; autoUnmounted: number; samples: number }>;
+  concurrent: Record<string, { wallMs: Stat | null; unmountWallMs: Stat | null; rounds: ConcurrentRound[] }>;
+  mountMax: { value: number; existing: number; expected: number; perHelper: Record<string, number[]>; exact: Record<string, boolean> } | null;
+  targets: Target[];
+};
+
+export type Target = { name: string; goal: string; value: string; met: boolean };
+
+const r = (x: number | undefined | null, d = 2): string => (x === undefined || x === null || !Number.isFinite(x) ? "–" : x.toFixed(d));
+const ratio = (a: Stat | null | undefined, b: Stat | null | undefined, k: "median" | "p90" = "median"): number | null =>
+  a && b && b[k] > 0 ? a[k] / b[k] : null;
+const mib = (kib: number | null | undefined): string => (kib === null || kib === undefined ? "–" : (kib / 1024).toFixed(1));
+
+export function summarize(res: ClientResult): Summary {
+  const helpers = res.helpers;
+  const latency: Summary["latency"] = {}, rssKiB: Summary["rssKiB"] = {}, cpuMs: Summary["cpuMs"] = {}, failures: Summary["failures"] = {};
+  const add = (name: string, group: Record<string, Series>, f: keyof RunSample = "exitMs"): void => {
+    latency[name] = {}; cpuMs[name] = {}; failures[name] = {};
+    for (const [k, s] of Object.entries(group)) {
+      latency[name]![k] = stat(field(s, f));
+      cpuMs[name]![k] = stat(field(s, "cpuMs"));
+      failures[name]![k] = s.failures.length;
+    }
+  };
+  for (const [sc, g] of Object.entries(res.classic)) {
+    add(`classic mount (spawn→exit) [${sc}]`, g.mount);
+    add(`classic mount (spawn→fd) [${sc}]`, g.mount, "fdMs");
+    add(`unmount -u (spawn→exit) [${sc}]`, g.unmount);
+    add(`mount cycle (mount+unmount) [${sc}]`, g.cycle);
+  }
+  add("sync-init mount (spawn→exit)", res.syncInit);
+  add("sync-init mount (spawn→fd)", res.syncInit, "fdMs");
+  add("sync-init mount (spawn→status)", res.syncInit, "statusMs");
+  add("-V (spawn→exit)", res.version);
+
+  for (const [what, byKind] of Object.entries(res.rss)) {
+    rssKiB[what] = {};
+    for (const [k, xs] of Object.entries(byKind)) rssKiB[what]![k] = stat(xs.filter(Number.isFinite));
+  }
+  const rssCalibration = { trueTimeKiB: stat(res.rssCalibration.trueTimeKiB.filter(Number.isFinite)), trueRuMaxrssKiB: stat(res.rssCalibration.trueRuMaxrssKiB) };
+  const watchdog: Summary["watchdog"] = {};
+  for (const [h, ws] of Object.entries(res.watchdog)) {
+    const f = (k: string): Stat | null => stat(ws.filter((w) => w.alive && typeof w.status[k] === "number").map((w) => w.status[k]!));
+    watchdog[h] = {
+      vmRssKiB: f("VmRSS"), rssAnonKiB: f("RssAnon"), rssFileKiB: f("RssFile"), vmHwmKiB: f("VmHWM"), threads: f("Threads"),
+      alive: ws.filter((w) => w.alive).length, autoUnmounted: ws.filter((w) => w.autoUnmounted).length, samples: ws.length,
+    };
+  }
+  const concurrent: Summary["concurrent"] = {};
+  for (const round of res.concurrent) {
+    const e = (concurrent[round.helper] ??= { wallMs: null, unmountWallMs: null, rounds: [] });
+    e.rounds.push(round);
+  }
+  for (const e of Object.values(concurrent)) {
+    e.wallMs = stat(e.rounds.map((x) => x.wallMs));
+    e.unmountWallMs = stat(e.rounds.map((x) => x.unmountWallMs));
+  }
+  let mountMax: Summary["mountMax"] = null;
+  if (res.mountMax) {
+    const perHelper: Record<string, number[]> = {};
+    for (const round of res.mountMax.rounds) (perHelper[round.helper] ??= []).push(round.mounted);
+    const exact: Record<string, boolean> = {};
+    for (const [h, xs] of Object.entries(perHelper)) exact[h] = xs.every((x) => x === res.mountMax!.expected);
+    mountMax = { value: res.mountMax.value, existing: res.mountMax.existingFuseMounts, expected: res.mountMax.expected, perHelper, exact };
+  }
+
+  const s: Summary = { helpers, latency, rssKiB, cpuMs, failures, rssCalibration, watchdog, concurrent, mountMax, targets: [] };
+  s.targets = targets(s, "ours");
+  return s;
+}
+
+// The issue's targets, for one helper (ours, or a variant).
+export function targets(s: Summary, who: string): Target[] {
+  const t: Target[] = [];
+  const v = s.latency["-V (spawn→exit)"] ?? {};
+  // What two runs of the design cost with no work at all: the set-uid launcher
+  // exec'ing a Bun program that only calls _exit(0), twice (mount + unmount).
+  const floorRun = v["launcher+empty-exit"]?.median;
+  for (const sc of ["no-utab", "utab"]) {
+    const key = `mount cycle (mount+unmount) [${sc}]`;
+    if (!s.latency[key]) continue;
+    const cyc = ratio(s.latency[key]?.[who], s.latency[key]?.["c"]);
+    const cMed = s.latency[key]?.["c"]?.median;
+    const floorNote = floorRun !== undefined && cMed ? `; design floor 2 × launcher+empty-exit = ${r(2 * floorRun)} ms = ${r((2 * floorRun) / cMed)}× C` : "";
+    t.push({
+      name: `classic mount cycle [${sc}]`, goal: "≤ 5× the C helper (median of mount+unmount)",
+      value: cyc === null ? "–" : `${r(cyc)}× (${r(s.latency[key]?.[who]?.median)} vs ${r(s.latency[key]?.["c"]?.median)} ms${floorNote})`, met: cyc !== null && cyc <= 5,
+    });
+  }
+  const vx = ratio(v[who], v["empty-exit"]);
+  const ve = ratio(v[who], v["empty"]);
+  const vl = ratio(v[who], v["launcher+empty-exit"]);
+  t.push({
+    name: "-V start-up", goal: "≤ 1.2× the empty compiled Bun program (the _exit floor; in brackets: ÷ plain empty, ÷ launcher+empty-exit)",
+    value: `${vx === null ? "–" : r(vx) + "×"} (${ve === null ? "–" : r(ve) + "×"}, ${vl === null ? "–" : r(vl) + "×"})`, met: vx !== null && vx <= 1.2,
+  });
+  const w = s.watchdog[who]?.vmRssKiB?.median ?? null;
+  t.push({ name: "watchdog RSS", goal: "≤ 24 MiB VmRSS 10 s after mounting", value: w === null ? "–" : `${mib(w)} MiB`, met: w !== null && w <= 24 * 1024 });
+  const conc = s.concurrent[who];
+  if (conc) {
+    const all = conc.rounds.every((x) => x.mounted === x.count && x.leftAfterUnmount === 0);
+    t.push({
+      name: "100 concurrent mounts", goal: "all complete, none left after unmounting",
+      value: conc.rounds.map((x) => `${x.mounted}/${x.count} mounted, ${x.leftAfterUnmount} left`).join("; "), met: all && conc.rounds.length > 0,
+    });
+  }
+  if (s.mountMax && s.mountMax.perHelper[who]) {
+    t.push({
+      name: "mount_max exact", goal: `exactly mount_max − existing = ${s.mountMax.expected} mounts succeed`,
+      value: `${s.mountMax.perHelper[who]!.join(", ")} succeeded`, met: s.mountMax.exact[who] === true,
+    });
+  }
+  return t;
+}
+
+// ---- rendering -------------------------------------------------------------------
+
+function table(head: string[], rows: string[][]): string[] {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
+  const line = (cells: string[]): string => "| " + cells.map((x, i) => x.padEnd(w[i]!)).join(" | ") + " |";
+  return [line(head), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map(line)];
+}
+
+export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Record<string, number>; concurrent: number; mountMax: number; watchMs: number }): string {
+  const out: string[] = [];
+  const others = s.helpers.filter((h) => h !== "c");
+  const lat = (name: string): string[][] => {
+    const g = s.latency[name] ?? {};
+    return Object.keys(g).map((k) => {
+      const x = g[k];
+      const rc = k !== "c" && g["c"] ? ratio(x, g["c"]) : null;
+      const rp = k !== "c" && g["c"] ? ratio(x, g["c"], "p90") : null;
+      const fail = s.failures[name]?.[k] ?? 0;
+      return [name, k, String(x?.n ?? 0), r(x?.median), r(x?.p90), r(x?.min), rc === null ? "" : `${r(rc)}×`, rp === null ? "" : `${r(rp)}×`,
+        r(s.cpuMs[name]?.[k]?.median), fail ? String(fail) : ""];
+    });
+  };
+  out.push("### Latency (ms; ratio = this helper / the C helper)", "");
+  const classicKeys = Object.keys(res.classic).flatMap((sc) => [
+    `classic mount (spawn→exit) [${sc}]`, `classic mount (spawn→fd) [${sc}]`, `unmount -u (spawn→exit) [${sc}]`, `mount cycle (mount+unmount) [${sc}]`]);
+  out.push(...table(["measurement", "helper", "N", "median", "p90", "min", "ratio median", "ratio p90", "CPU ms (median)", "failures"], [
+    ...classicKeys.flatMap(lat),
+    ...lat("sync-init mount (spawn→exit)"), ...lat("sync-init mount (spawn→fd)"), ...lat("sync-init mount (spawn→status)"),
+  ]));
+  out.push("", "[no-utab]: no /run/mount/utab, nothing is recorded by either helper. [utab]: an empty /run/mount/utab exists (namespace-private tmpfs);",
+    "ours then records with `/bin/mount -f` and removes with `/bin/umount --fake` (libfuse master's rule), Debian's 3.14 helper never does.");
+  out.push("");
+  const v = s.latency["-V (spawn→exit)"] ?? {};
+  out.push("### `-V` start-up (ms; floors: compiled empty Bun programs run directly as the user, and the _exit one behind a set-uid launcher built from src/launcher)", "");
+  out.push(...table(["kind", "N", "median", "p90", "min", "÷ empty-exit", "÷ empty", "÷ launcher+empty-exit", "÷ C", "CPU ms", "peak RSS MiB", "output"], Object.keys(v).map((k) => [
+    k, String(v[k]?.n ?? 0), r(v[k]?.median), r(v[k]?.p90), r(v[k]?.min),
+    k === "empty-exit" ? "" : `${r(ratio(v[k], v["empty-exit"]))}×`, k === "empty" ? "" : `${r(ratio(v[k], v["empty"]))}×`,
+    k === "launcher+empty-exit" ? "" : `${r(ratio(v[k], v["launcher+empty-exit"]))}×`,
+    k === "c" ? "" : `${r(ratio(v[k], v["c"]))}×`, r(s.cpuMs["-V (spawn→exit)"]?.[k]?.median), mib(s.rssKiB["-V"]?.[k]?.median),
+    (res.versionOutput[k] ?? "").slice(0, 40) || "(none)",
+  ])));
+  out.push("");
+  out.push("### Memory (MiB; peak = /usr/bin/time -f %M of whole runs, median)", "");
+  const mem: string[][] = [];
+  for (const h of s.helpers) {
+    const peak = (what: string): string => mib(s.rssKiB[what]?.[h]?.median);
+    const pr = (what: string): string => {
+      const x = ratio(s.rssKiB[what]?.[h], s.rssKiB[what]?.["c"]);
+      return h === "c" || x === null ? "" : ` (${r(x, 1)}× C)`;
+    };
+    mem.push([h, "peak RSS: classic mount run", peak("classic mount") + pr("classic mount"), ""]);
+    mem.push([h, "peak RSS: unmount -u run", peak("unmount -u") + pr("unmount -u"), ""]);
+    if (s.rssKiB["sync-init mount"]?.[h]) mem.push([h, "peak RSS: sync-init mount run", peak("sync-init mount"), ""]);
+    const w = s.watchdog[h];
+    if (w) {
+      mem.push([h, `auto-unmount watchdog, VmRSS ${cfg.watchMs / 1000} s after mounting`, mib(w.vmRssKiB?.median),
+        `RssAnon ${mib(w.rssAnonKiB?.median)}, RssFile ${mib(w.rssFileKiB?.median)}, VmHWM ${mib(w.vmHwmKiB?.median)}, threads ${r(w.threads?.median, 0)}; ` +
+        `alive ${w.alive}/${w.samples}; removed the mount itself after the server closed fd and socket: ${w.autoUnmounted}/${w.samples}`]);
+    }
+  }
+  mem.push(["/bin/true", "peak RSS via /usr/bin/time (method floor)", mib(s.rssCalibration.trueTimeKiB?.median),
+    `wait4 ru_maxrss of /bin/true spawned by the client: ${mib(s.rssCalibration.trueRuMaxrssKiB?.median)} (the client's own RSS, inherited through vfork+exec: why ru_maxrss of the timed runs is not used)`]);
+  out.push(...table(["helper", "what", "median", "notes"], mem));
+  out.push("");
+  out.push(`### ${cfg.concurrent} concurrent mounts by one user`, "");
+  const cr: string[][] = [];
+  for (const [h, e] of Object.entries(s.concurrent)) {
+    for (const x of e.rounds) {
+      cr.push([h, `${x.mounted}/${x.count}`, r(x.wallMs, 0), r(x.unmountWallMs, 0), String(x.leftAfterUnmount),
+        Object.entries(x.errors).map(([k, n]) => `${n}× ${k}`).join("; ")]);
+    }
+  }
+  out.push(...table(["helper", "mounted", "wall ms (mount)", "wall ms (unmount)", "left after", "errors"], cr));
+  if (s.concurrent["ours"] && s.concurrent["c"]) {
+    out.push("", `median wall, ours/C: ${r(ratio(s.concurrent["ours"].wallMs, s.concurrent["c"].wallMs))}× (mount), ${r(ratio(s.concurrent["ours"].unmountWallMs, s.concurrent["c"].unmountWallMs))}× (unmount)`);
+  }
+  out.push("");
+  if (s.mountMax) {
+    out.push(`### mount_max = ${s.mountMax.value} (${s.mountMax.existing} fuse mounts already in the namespace → ${s.mountMax.expected} may succeed), ${cfg.concurrent} concurrent attempts`, "");
+    const mr: string[][] = [];
+    for (const x of res.mountMax!.rounds) {
+      mr.push([x.helper, String(x.mounted), x.mounted === s.mountMax.expected ? "yes" : `no (${x.mounted - s.mountMax.expected > 0 ? "+" : ""}${x.mounted - s.mountMax.expected})`,
+        r(x.wallMs, 0), String(x.leftAfterUnmount), Object.entries(x.errors).map(([k, n]) => `${n}× ${k}`).join("; ")]);
+    }
+    out.push(...table(["helper", "succeeded", "exact", "wall ms", "left after", "errors"], mr));
+    out.push("");
+  }
+  out.push("### Targets (ours)", "");
+  out.push(...table(["target", "goal", "measured", "met"], s.targets.map((t) => [t.name, t.goal, t.value, t.met ? "met" : "MISSED"])));
+  for (const h of others.filter((x) => x !== "ours")) {
+    out.push("", `### Targets (variant ${h})`, "");
+    out.push(...table(["target", "goal", "measured", "met"], targets(s, h).map((t) => [t.name, t.goal, t.value, t.met ? "met" : "MISSED"])));
+  }
+  out.push("");
+  out.push(`Machine: Linux ${m.kernel}, ${m.nproc} CPUs (${m.cpu}), ${m.memMiB} MiB RAM, ${m.os}; Bun ${m.bun}; C helper: ${m.cHelper}; ours: ${m.oursVersion}.`);
+  if (m.loadavg) out.push(`Load average (/proc/loadavg) before: ${m.loadavg.start}; after: ${m.loadavg.end}.`);
+  if (m.command) out.push(`Command: \`${m.command}\`.`);
+  out.push(`Run ${res.startedAt}, measuring client ${(res.durationMs / 1000).toFixed(0)} s; N = ${Object.entries(cfg.n).map(([k, n]) => `${n} (${k})`).join(", ")}.`);
+  return out.join("\n");
+}

@@ -1,0 +1,100 @@
+// Shapes shared by the benchmark controller (run.ts, root) and the measuring
+// client (client.ts, the unprivileged user). Pure: no I/O.
+
+export type HelperSpec = {
+  name: string; // "ours", "c", or a variant's name
+  launcher: string; // what a FUSE library runs (set-uid)
+  bunHelper?: string; // the never-set-uid Bun binary behind it (ours and variants)
+  syncInit: boolean; // understands --sync-init
+  inConcurrency: boolean; // part of the concurrent / mount_max rounds
+};
+
+export type ClientConfig = {
+  helpers: HelperSpec[]; // interleaving order
+  floors: { name: string; path: string }[]; // compiled empty Bun programs
+  dir: string; // owned by the user; every mountpoint is created below it
+  n: { mount: number; syncInit: number; version: number };
+  warmup: number;
+  concurrent: { count: number; rounds: number };
+  mountMax: { value: number; rounds: number };
+  watchdog: { waitMs: number; perHelper: number };
+  // Peak RSS runs through /usr/bin/time -f %M (null: skipped).
+  rss: { time: string; runs: number } | null;
+  timeoutMs: number;
+  utab: boolean; // the controller can switch /run/mount/utab (private tmpfs) on and off
+  // Only these phases (default: all): classic, classic-utab, syncinit, version, rss, watchdog, concurrent, mountmax.
+  phases?: string[];
+  // More -V style start-up kinds (diagnostics), e.g. a floor behind a set-uid launcher.
+  extraVersion?: { name: string; path: string; args: string[] }[];
+};
+
+// One timed helper run (all times in ms from just before posix_spawn).
+export type RunSample = {
+  fdMs?: number; // /dev/fuse fd received
+  statusMs?: number; // sync-init status received
+  exitMs: number; // helper reaped
+  cpuMs: number; // user + system, from wait4's rusage
+};
+
+export type Failure = { what: string; code: number | null; signal: number | null; stderr: string };
+
+export type Series = { samples: RunSample[]; failures: Failure[] };
+
+export type WatchdogSample = {
+  pid: number;
+  mounted: boolean; // fd received
+  alive: boolean; // still running when measured
+  status: Record<string, number>; // VmRSS, VmHWM, RssAnon, RssFile, RssShmem (KiB), Threads
+  autoUnmounted: boolean | null; // after the socket closed: the watchdog removed the mount
+  exitCode: number | null;
+};
+
+export type ConcurrentRound = {
+  helper: string;
+  count: number;
+  mounted: number; // fd received and exit 0
+  wallMs: number; // first spawn -> last helper reaped
+  unmountWallMs: number; // concurrent `-u` of everything mounted
+  leftAfterUnmount: number; // fuse mounts still below the directory afterwards
+  errors: Record<string, number>; // stderr line -> count
+};
+
+export type MountMaxResult = {
+  value: number;
+  existingFuseMounts: number; // in the namespace before the rounds
+  expected: number; // value - existing
+  rounds: ConcurrentRound[];
+};
+
+export type ClientResult = {
+  startedAt: string;
+  durationMs: number;
+  existingFuseMounts: number;
+  helpers: string[];
+  // Classic mount and `-u`, per mount-table scenario: "no-utab" (no
+  // /run/mount/utab: no helper records anything) and "utab" (an empty utab
+  // exists: ours records the mount with /bin/mount -f and removes it with
+  // /bin/umount --fake, as libfuse master; Debian's 3.14 does not).
+  classic: Record<string, { mount: Record<string, Series>; unmount: Record<string, Series>; cycle: Record<string, Series> }>;
+  utabScenario: boolean; // false: /run/mount missing, the utab scenario was skipped
+  syncInit: Record<string, Series>;
+  version: Record<string, Series>;
+  versionOutput: Record<string, string>;
+  // Peak RSS (KiB) from /usr/bin/time -f %M: measurement -> helper/kind -> samples.
+  rss: Record<string, Record<string, number[]>>;
+  // Why not wait4's ru_maxrss of the timed runs: the same tiny program, spawned
+  // by this (large) client, reports the client's RSS (see spawn.ts).
+  rssCalibration: { trueRuMaxrssKiB: number[]; trueTimeKiB: number[] };
+  watchdog: Record<string, WatchdogSample[]>;
+  concurrent: ConcurrentRound[];
+  mountMax: MountMaxResult | null;
+};
+
+// Client -> controller requests (one JSON line each on stdout); the controller
+// answers each with one JSON line on the client's stdin.
+export type Request =
+  | { type: "progress"; msg: string }
+  | { type: "fuseconf"; mountMax: number | null } // null: back to the machine's file
+  | { type: "procstatus"; pids: number[] }
+  | { type: "utab"; present: boolean } // create or remove an (empty) utab in the namespace's private /run/mount
+  | { type: "result"; result: ClientResult };
