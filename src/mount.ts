@@ -8,7 +8,7 @@ import { caller, die, dieWithHint, warn, warnFuse, dropPrivs, restorePrivs } fro
 import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./fuseconf.ts";
 import { parseMountinfo, countFuseMounts, topMountAt } from "./mountinfo.ts";
 import {
-  splitXOptions, applyOptionPolicy, kernelData, kernelParams, fsType, fsSource,
+  splitXOptions, applyOptionPolicy, checkXOptions, kernelData, kernelParams, fsType, fsSource,
   legacySubtypeFallback, mountAttributes, superblockFlags, type MountRequest,
 } from "./options.ts";
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
@@ -207,6 +207,8 @@ export function prepareMount(mnt: string, opts: string, envDevice: string | unde
     dieWithHint(policy.error, `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}`);
   }
   if (!policy.ok) die(policy.error);
+  const xRefusal = checkXOptions(x);
+  if (xRefusal) die(xRefusal);
 
   // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.
   // libfuse checks again for its retry without group_id; the output matches it.

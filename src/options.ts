@@ -53,6 +53,20 @@ export function splitXOptions(opts: string): { regular: string; x: string } {
   return { regular: regular.join(","), x: x.join(",") };
 }
 
+// x- options go to /bin/mount -f, which runs as root. libmount acts on its own
+// `x-mount.*` options even when only recording (x-mount.mkdir creates the
+// target's missing directories as root; x-mount.owner/mode change it), so a user
+// must not be able to pass them. Control characters and blanks have no business
+// in a table record either. Returns the refusal, in libfuse's words for an
+// option it does not take.
+export function checkXOptions(x: string): string | undefined {
+  if (x === "") return undefined;
+  for (const tok of x.split(",")) {
+    if (tok.startsWith("x-mount.") || /[\x00-\x20\x7f]/.test(tok)) return `unknown option '${tok}'`;
+  }
+  return undefined;
+}
+
 // Tokenize at commas. Backslash escapes count only inside tokens that begin
 // with fsname= or subtype= (the CVE-2018-10906 fix): anywhere else a backslash is
 // literal and the comma still splits, as it will for the kernel.

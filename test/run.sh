@@ -44,6 +44,7 @@ if [ "$(id -u)" = 0 ]; then
   tool exchange test/tools/exchange.ts
   tool faultpeer test/tools/faultpeer.ts
   tool hello examples/hello/main.ts
+  tool fuzz test/fuzz/run.ts
   tool syslogsink test/tools/syslogsink.ts
   # A helper with a 2-second proceed timeout, for the timeout test only. It is
   # never set-uid and never installed; the tests run it as root directly.

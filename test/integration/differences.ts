@@ -83,6 +83,11 @@ export const DIFFERENCES = [
     why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device': master, stat done as the caller).",
   },
   {
+    id: "x-mount-refused",
+    what: "x- options that mount(8) itself interprets (`x-mount.*`) or that contain blanks or control characters are refused with `unknown option '…'` (after the regular options); master accepts every x- option.",
+    why: "They are handed to /bin/mount -f as root, and libmount acts on x-mount.mkdir/owner/mode even when only recording (the fuzzer found a root mkdir and a deadlock); sync-init-protocol.md §11.4 recommends restricting x- options.",
+  },
+  {
     id: "auto-unmount-as-caller",
     what: "With auto_unmount, a plain user's dead filesystem (server gone, no allow_other) is unmounted when the comm socket closes; 3.14 probes it as root, gets EACCES and leaves it mounted.",
     why: "libfuse issue #586; the liveness probe runs entirely as the caller (§13 step 6c, §17 row 'auto_unmount, non-root, no allow_other': 3.18.3).",

@@ -444,3 +444,17 @@ t.test("hostile inputs do not throw", async (t) => {
   const big = ok(t, applyOptionPolicy(`max_read=${"9".repeat(mib)}`, USER), "huge max_read value");
   t.equal(kernelData(big, { fd: 5, rootmode: S_IFDIR, uid: 1, gid: 1 }).length, "max_read=".length + mib + ",fd=5,rootmode=40000,user_id=1,group_id=1".length);
 });
+
+t.test("x- options that mount(8) would act on as root are refused", async (t) => {
+  const { checkXOptions } = await import("../../src/options.ts");
+  t.equal(checkXOptions(""), undefined);
+  t.equal(checkXOptions("x-gvfs-hide,x-gdu.hide,x-"), undefined, "GNOME's hints pass");
+  t.equal(checkXOptions("x-gvfs-hide,x-mount.mkdir"), "unknown option 'x-mount.mkdir'");
+  t.equal(checkXOptions("x-mount.mkdir=0700"), "unknown option 'x-mount.mkdir=0700'");
+  t.equal(checkXOptions("x-mount.owner=0"), "unknown option 'x-mount.owner=0'");
+  t.equal(checkXOptions("x-mount.subdir=a"), "unknown option 'x-mount.subdir=a'");
+  t.equal(checkXOptions("x-a b"), "unknown option 'x-a b'");
+  t.equal(checkXOptions("x-a\tb"), "unknown option 'x-a\tb'");
+  t.equal(checkXOptions("x-a\nb"), "unknown option 'x-a\nb'");
+  t.equal(checkXOptions("x-mountain"), undefined, "only the x-mount. namespace");
+});
