@@ -338,9 +338,11 @@ export function plan(args: readonly string[], commFd: boolean, pre?: { path: str
     const tooLong = (v: string | undefined) => v !== undefined && Buffer.byteLength(v, "utf8") >= 256;
     pl.fsconfigTooLong = tooLong(fsname) || tooLong(subtype) ||
       toks.some((t) => /^(max_read|blksize)=/.test(t) && tooLong(t.slice(t.indexOf("=") + 1)));
+    // fsconfig() also refuses an empty subtype (EINVAL), where 3.14's mount(2) fails.
+    if (subtype === "") pl.fsconfigTooLong = true;
     if (pl.fsconfigTooLong) ids.add("sync-init-fsconfig-limits");
     // A subtype fsconfig() refuses: master's fallback to the legacy encoding (§8.5).
-    if (tooLong(subtype)) {
+    if (tooLong(subtype) || subtype === "") {
       const type = toks.includes("blkdev") ? "fuseblk" : "fuse";
       pl.legacySubtype = { type, source: mangle(fsname === undefined ? type : type === "fuseblk" ? fsname : `${subtype}#${fsname}`) };
     }
@@ -436,6 +438,15 @@ export function judge(pl: Plan, c: Outcome, ours: Outcome, cEq: Outcome | undefi
   if (sameOutcome(c, ours)) return { kind: "agree" };
   const ids = [...pl.ids];
   if (ids.length === 0) return { kind: "unexplained", why: `no documented difference applies (${diffFields(c, ours)})` };
+  // x-mount.* or a blank/control character in an x- token: ours refuses with
+  // `unknown option 'x-…'` after the regular options and changes nothing. The
+  // 3.14-equivalent cannot always say the same (master's splitter ignores
+  // escapes, so `subtype=a\,x-mount.mkdir` has an x- token 3.14 never sees).
+  const refusedLine = /(?:^|\n)fusermount3: unknown option '(x-[^']*)'\n$/.exec(ours.stderr);
+  if (pl.ids.has("x-mount-refused") && refusedLine && /^x-mount\.|[\x00-\x20\x7f]/.test(refusedLine[1]!) &&
+    ours.code === 1 && !ours.gotFd && ours.stdout === "" && ours.mounts.join("\n") === ours.preMounts.join("\n")) {
+    return { kind: "explained", ids: ["x-mount-refused"] };
+  }
   const shown = ids.filter((id) => signature(id, c, ours, pl));
   if (pl.stacked && (shown.includes("unmount-checks-top-mount") || (cEq && signature("unmount-checks-top-mount", cEq, ours, pl)))) {
     // Ours refuses: the mount on top is not the caller's; nothing changes.
