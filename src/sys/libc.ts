@@ -428,24 +428,32 @@ export function setRecvTimeout(fd: number, seconds: number): number {
 }
 
 // One sendmsg carrying one data byte and one fd (SCM_RIGHTS), as libfuse expects.
-export function sendFd(sock: number, fd: number, byte = 0): number {
-  const data = Buffer.alloc(1, byte);
+// struct msghdr (56 bytes) with one iovec (16 bytes) over `data` and a control
+// buffer. The returned buffers must stay referenced until the call returns.
+function msghdr(data: Buffer, control: Buffer): { msg: Buffer; iov: Buffer } {
   const iov = Buffer.alloc(16);
-  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
   const msg = Buffer.alloc(56);
   iov.writeBigUInt64LE(BigInt(Number(ptr(data))), 0);
-  iov.writeBigUInt64LE(1n, 8);
+  iov.writeBigUInt64LE(BigInt(data.length), 8);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
+  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  return { msg, iov };
+}
+
+export function sendFd(sock: number, fd: number, byte = 0): number {
+  const data = Buffer.alloc(1, byte);
+  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
   control.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
   control.writeInt32LE(SOL_SOCKET, 8);
   control.writeInt32LE(1 /* SCM_RIGHTS */, 12);
   control.writeInt32LE(fd, 16);
-  msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
-  msg.writeBigUInt64LE(1n, 24);
-  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
-  msg.writeBigUInt64LE(24n, 40);
+  const { msg, iov } = msghdr(data, control);
   for (;;) {
     const n = NUM(lib.sendmsg(sock, ptr(msg), MSG_NOSIGNAL));
     if (n < 0 && errno() === E.EINTR) continue;
+    void iov;
     return n < 0 ? -errno() : n;
   }
 }
@@ -499,15 +507,8 @@ export function pipe(): [number, number] | number {
 // (opened close-on-exec). Extra fds in the message are closed.
 export function recvFd(sock: number, max = 1): { data: Buffer; fd: number } | number {
   const data = Buffer.alloc(max);
-  const iov = Buffer.alloc(16);
   const control = Buffer.alloc(64);
-  const msg = Buffer.alloc(56);
-  iov.writeBigUInt64LE(BigInt(Number(ptr(data))), 0);
-  iov.writeBigUInt64LE(BigInt(max), 8);
-  msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
-  msg.writeBigUInt64LE(1n, 24);
-  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
-  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  const { msg, iov } = msghdr(data, control);
   let n: number;
   for (;;) {
     n = NUM(lib.recvmsg(sock, ptr(msg), MSG_CMSG_CLOEXEC));
@@ -515,6 +516,7 @@ export function recvFd(sock: number, max = 1): { data: Buffer; fd: number } | nu
     break;
   }
   if (n < 0) return -errno();
+  void iov;
   let fd = -1;
   const controllen = Number(msg.readBigUInt64LE(40));
   for (let off = 0; off + 16 <= controllen;) {
