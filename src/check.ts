@@ -6,7 +6,7 @@ import * as c from "./sys/libc.ts";
 import { caller, asCaller, getProgname } from "./sys/process.ts";
 import { readConfQuiet } from "./mount.ts";
 import { readMountTable } from "./unmount.ts";
-import { countFuseMounts } from "./mountinfo.ts";
+import { countFuseMounts, countsAgainstMountMax } from "./mountinfo.ts";
 import { FUSE_CONF } from "./fuseconf.ts";
 import { VERSION } from "./version.ts";
 import { FUSE_DEV_IOC_SYNC_INIT } from "../protocol/wire.ts";
@@ -96,7 +96,7 @@ export function check(json: boolean): number {
   for (const m of conf.messages) problems.push(`${m}: fix or remove that line`);
   const table = readMountTable();
   const counted = countFuseMounts(table);
-  const yours = table.filter((e) => (e.fsType === "fuse" || e.fsType.startsWith("fuse.")) &&
+  const yours = table.filter((e) => countsAgainstMountMax(e) &&
     e.superOptions.split(",").includes(`user_id=${caller.uid}`)).length;
   if (!caller.isRoot && conf.mountMax !== -1 && counted >= conf.mountMax) {
     problems.push(`mount_max reached (${counted} FUSE mounts, mount_max = ${conf.mountMax}): unmount some or raise mount_max in ${FUSE_CONF}`);

@@ -2,14 +2,12 @@
 // as the caller, then unmount, watch, or check → mount → hand over the fd.
 
 import * as c from "./sys/libc.ts";
-import { caller, die, dieWithHint, setProgname, getProgname, asCaller } from "./sys/process.ts";
+import { die, dieWithHint, setProgname, getProgname, asCaller } from "./sys/process.ts";
 import { parseArgv, checkOperands, usage } from "./argv.ts";
 import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
-import { prepareMount, attachWithMount2, undoMount, fuseblkMissing, withinMountMax, TOO_MANY } from "./mount.ts";
+import { prepareMount, attachWithMount2, attachFailure, recordMount, handOver, undoMount } from "./mount.ts";
 import { unmount } from "./unmount.ts";
 import { watchdog, watchAttached, probeMain, PROBE_ARG } from "./autounmount.ts";
-import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
-import { mountRecord } from "./options.ts";
 import { VERSION } from "./version.ts";
 import { mountSyncInit } from "./syncinit.ts";
 import { auditBegin, auditUpdate, auditEnd } from "./audit.ts";
@@ -42,34 +40,26 @@ function commSocket(p: { commFd?: string }, env: Env): number {
 // Classic protocol: mount, record, send the fd, exit (or watch).
 function mountClassic(commFd: number, mnt: string, opts: string, env: Env): never {
   const prepared = prepareMount(mnt, opts, env.device);
-  const locked = withinMountMax(prepared, () => attachWithMount2(prepared));
-  if (!locked.ok) die(TOO_MANY);
-  const attached = locked.value;
+  const attached = attachWithMount2(prepared);
   c.chdir("/");
   if (!attached.ok) {
-    if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) die("'fuseblk' support missing");
-    if (attached.errno === c.E.EPERM && c.geteuid() !== 0) {
-      dieWithHint(`mount failed: ${c.strerror(attached.errno)}`,
+    if (attached.errno === c.E.EPERM && !attached.tooMany && c.geteuid() !== 0) {
+      dieWithHint(attachFailure(prepared, attached),
         "fusermount3 is not running as root: its launcher must be set-uid root on a filesystem not mounted nosuid (see fusermount3 --check)");
     }
-    die(`mount failed: ${c.strerror(attached.errno)}`);
+    die(attachFailure(prepared, attached));
   }
-  const recorded = mtabNeedsUpdate(mnt);
-  if (recorded) {
-    const user = caller.isRoot ? undefined : c.userName(caller.uid);
-    if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      undoMount(prepared, attached, false);
-      auditEnd("failed", "mount table update failed");
-      return c.exit(1);
-    }
+  const record = recordMount(prepared, attached);
+  if (record === "failed") {
+    undoMount(prepared, attached, false);
+    auditEnd("failed", "mount table update failed");
+    return c.exit(1);
   }
-  const sent = c.sendFd(commFd, prepared.fuseFd);
-  if (sent !== 1) {
-    const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
-    c.writeAll(2, `${why}\n`);
+  const notSent = handOver(commFd, prepared);
+  if (notSent) {
     // The fd never reached the server: nobody will serve this mount.
-    undoMount(prepared, attached, recorded);
-    auditEnd("failed", why);
+    undoMount(prepared, attached, record === "recorded");
+    auditEnd("failed", notSent);
     return c.exit(1);
   }
   auditUpdate({ fstype: attached.type, source: attached.source });

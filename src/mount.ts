@@ -9,12 +9,12 @@ import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "
 import { parseMountinfo, countFuseMounts, topMountAt } from "./mountinfo.ts";
 import {
   splitXOptions, applyOptionPolicy, checkXOptions, kernelData, kernelParams, fsType, fsSource,
-  legacySubtypeFallback, mountAttributes, superblockFlags, type MountRequest,
+  legacySubtypeFallback, mountAttributes, superblockFlags, mountRecord, type MountRequest,
 } from "./options.ts";
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
 import { watchInit } from "./sys/initwatch.ts";
 import { unmount } from "./unmount.ts";
-import { removeMountRecord } from "./mtab.ts";
+import { removeMountRecord, mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
@@ -112,7 +112,7 @@ export function countUserVisibleFuseMounts(): number {
   return countFuseMounts(parseMountinfo(text.toString("utf8")));
 }
 
-export const TOO_MANY = `too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`;
+const TOO_MANY = `too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`;
 
 // Count and mount as one step. Counting and then mounting lets concurrent
 // helpers all see room for one more; under this lock (a root-only file in
@@ -120,7 +120,7 @@ export const TOO_MANY = `too many FUSE filesystems mounted; mount_max=N can be s
 // every mount made before it. Returns false when the limit is reached.
 // Nothing caller-controlled happens while the lock is held: the classic mount
 // and the sync-init CMD_CREATE-bounded attach.
-export function withinMountMax<T>(p: Prepared, attach: () => T): { ok: true; value: T } | { ok: false } {
+function withinMountMax<T>(p: Prepared, attach: () => T): { ok: true; value: T } | { ok: false } {
   if (caller.isRoot || p.mountMax === -1) return { ok: true, value: attach() };
   const fd = c.tryOpen(MOUNT_LOCK, c.O.RDWR | c.O.CREAT | c.O.NOFOLLOW | c.O.NOCTTY, 0o600);
   if (fd >= 0) c.flock(fd, c.LOCK_EX);
@@ -236,10 +236,7 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
   const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
-  if (fsfd === -c.E.ENOSYS) {
-    const locked = withinMountMax(p, () => attachWithMount2(p));
-    return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
-  }
+  if (fsfd === -c.E.ENOSYS) return attachWithMount2(p);
   if (fsfd < 0) return { ok: false, errno: -fsfd };
   try {
     let type = fsType(req);
@@ -286,6 +283,11 @@ export function attachMount(p: Prepared, watchCommFd?: number): Attached {
 // it the same way. The target is the checked inode: "." when we are inside the
 // directory, else its /proc/self/fd link. Also used where fsopen() is missing.
 export function attachWithMount2(p: Prepared): Attached {
+  const locked = withinMountMax(p, () => mount2(p));
+  return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
+}
+
+function mount2(p: Prepared): Attached {
   const req = p.request;
   const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
   const target = !caller.isRoot && p.rootmode === c.S.IFDIR ? "." : `/proc/self/fd/${p.pinFd}`;
@@ -315,7 +317,32 @@ function newMountId(mnt: string, type: string): number | undefined {
   return ours ? top.id : undefined;
 }
 
-export function fuseblkMissing(): boolean {
+// The one line that says why attaching failed, in libfuse's words.
+export function attachFailure(p: Prepared, a: { errno: number; tooMany?: boolean }): string {
+  if (a.tooMany) return TOO_MANY;
+  if (p.request.blkdev && a.errno === c.E.ENODEV && fuseblkMissing()) return "'fuseblk' support missing";
+  return `mount failed: ${c.strerror(a.errno)}`;
+}
+
+// Record the mount in the user-space table when there is one (libfuse master's
+// rule). "failed" leaves the mount for the caller to undo.
+export function recordMount(p: Prepared, a: { type: string; source: string }): "none" | "recorded" | "failed" {
+  if (!mtabNeedsUpdate(p.mnt)) return "none";
+  const user = caller.isRoot ? undefined : c.userName(caller.uid);
+  return addMountRecord(a.source, p.mnt, a.type, mountRecord(p.request, user, p.xOptions)) ? "recorded" : "failed";
+}
+
+// Send the /dev/fuse fd (one byte + SCM_RIGHTS). On failure prints libfuse's
+// perror line and returns it.
+export function handOver(commFd: number, p: Prepared): string | undefined {
+  const sent = c.sendFd(commFd, p.fuseFd);
+  if (sent === 1) return undefined;
+  const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
+  c.writeAll(2, `${why}\n`);
+  return why;
+}
+
+function fuseblkMissing(): boolean {
   const f = c.readFile("/proc/filesystems");
   return typeof f !== "number" && !f.toString("latin1").includes("fuseblk\n");
 }

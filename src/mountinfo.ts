@@ -44,8 +44,9 @@ export function isFuseType(type: string): boolean {
 }
 
 // What mount_max limits: fuse and fuse.* mounts of all users (never fuseblk).
+export const countsAgainstMountMax = (e: MountEntry): boolean => e.fsType === "fuse" || e.fsType.startsWith("fuse.");
 export function countFuseMounts(entries: readonly MountEntry[]): number {
-  return entries.filter((e) => e.fsType === "fuse" || e.fsType.startsWith("fuse.")).length;
+  return entries.filter(countsAgainstMountMax).length;
 }
 
 // The mount that a path walk to `mountPoint` ends on: among the entries mounted

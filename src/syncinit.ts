@@ -11,10 +11,8 @@
 //  - the FUSE_INIT wait inside CMD_CREATE is bounded (src/sys/initwatch.ts).
 
 import * as c from "./sys/libc.ts";
-import { caller, die, warn } from "./sys/process.ts";
-import { prepareMount, attachMount, undoMount, fuseblkMissing, TOO_MANY } from "./mount.ts";
-import { mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
-import { mountRecord } from "./options.ts";
+import { die, warn } from "./sys/process.ts";
+import { prepareMount, attachMount, attachFailure, recordMount, handOver, undoMount } from "./mount.ts";
 import { watchAttached } from "./autounmount.ts";
 import { auditEnd, auditUpdate } from "./audit.ts";
 import { encodeStatus, statusFromErrno, PROCEED_TIMEOUT_SECONDS } from "../protocol/wire.ts";
@@ -41,11 +39,9 @@ function waitForProceed(commFd: number): void {
 export function mountSyncInit(commFd: number, mnt: string, opts: string, device: string | undefined): never {
   const prepared = prepareMount(mnt, opts, device);
   c.chdir("/");
-  const sent = c.sendFd(commFd, prepared.fuseFd);
-  if (sent !== 1) {
-    const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
-    c.writeAll(2, `${why}\n`);
-    auditEnd("failed", why);
+  const notSent = handOver(commFd, prepared);
+  if (notSent) {
+    auditEnd("failed", notSent);
     return c.exit(1);
   }
   waitForProceed(commFd);
@@ -55,21 +51,16 @@ export function mountSyncInit(commFd: number, mnt: string, opts: string, device:
   const attached = attachMount(prepared, commFd);
   c.chdir("/");
   if (!attached.ok) {
-    if (attached.tooMany) warn(TOO_MANY);
-    else if (prepared.request.blkdev && attached.errno === c.E.ENODEV && fuseblkMissing()) warn("'fuseblk' support missing");
-    else warn(`mount failed: ${c.strerror(attached.errno)}`);
+    warn(attachFailure(prepared, attached));
     sendStatus(commFd, statusFromErrno(attached.errno));
     auditEnd("failed");
     return c.exit(1);
   }
-  if (mtabNeedsUpdate(mnt)) {
-    const user = caller.isRoot ? undefined : c.userName(caller.uid);
-    if (!addMountRecord(attached.source, mnt, attached.type, mountRecord(prepared.request, user, prepared.xOptions))) {
-      undoMount(prepared, attached, false);
-      sendStatus(commFd, -c.E.EIO);
-      auditEnd("failed", "mount table update failed");
-      return c.exit(1);
-    }
+  if (recordMount(prepared, attached) === "failed") {
+    undoMount(prepared, attached, false);
+    sendStatus(commFd, -c.E.EIO);
+    auditEnd("failed", "mount table update failed");
+    return c.exit(1);
   }
   sendStatus(commFd, 0);
   auditUpdate({ fstype: attached.type, source: attached.source });
