@@ -8,8 +8,11 @@
 //      would never have passed: then the runtime has already read attacker
 //      input (BUN_OPTIONS, BUN_INSPECT, …) and nothing here can be trusted;
 //   3. fix the inherited process state (umask, signals, rlimits);
-//   4. run, and leave through _exit() so no runtime exit hook runs as root.
-// Modules imported here do no work at load time.
+//   4. run: main() lowers this thread to the caller's credentials before it
+//      looks at anything the caller controls (src/sys/creds.ts), and leaves
+//      through _exit() so no runtime exit hook runs as root.
+// At load time the imported modules only bind libc (dlopen) and define
+// functions and constants; nothing reads the caller's input.
 
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";

@@ -9,11 +9,13 @@
 // probe is a child process of our own binary that first drops to its real ids.
 
 import * as c from "./sys/libc.ts";
-import { caller, dropPrivs, restorePrivs } from "./sys/process.ts";
-import { isFuseType, topMountAt } from "./mountinfo.ts";
-import { chdirToParent, mountIdAt, readMountTable, unmount } from "./unmount.ts";
-import { auditBegin, auditEnd } from "./audit.ts";
-
+import type { Ctx } from "./context.ts";
+import { isFuseType, topMountAt } from "./policy/mountinfo.ts";
+import { readMountTable, mountIdAt } from "./sys/mounttable.ts";
+import { resolveMountpoint, chdirToParent, type Mountpoint } from "./resolve.ts";
+import { unmount } from "./unmount.ts";
+import { Refusal } from "./policy/refusal.ts";
+import type { Credentials } from "./sys/creds.ts";
 export const PROBE_ARG = "--enotconn-probe-as-caller";
 
 // Close what the caller left open (pipes kept open by a watchdog broke
@@ -93,37 +95,50 @@ function waitForEof(commFd: number): void {
 }
 
 // Is the filesystem at `mnt` dead? Asked by a child running as the caller.
-function connectionIsDead(mnt: string): boolean {
-  try {
-    const r = Bun.spawnSync([process.execPath, PROBE_ARG, mnt], {
-      env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore",
-    });
-    return r.exitCode === 0;
-  } catch {
-    return false;
+// A server killed with a request in flight can leave the first opens failing
+// with ECONNABORTED while the abort completes, or not yet failing at all; so a
+// live answer is asked again a few times before it is believed.
+const PROBES = 4;
+const PROBE_INTERVAL_MS = 250;
+function connectionIsDead(caller: Credentials, mnt: string): boolean {
+  for (let i = 0; i < PROBES; i++) {
+    if (i > 0) c.sleepMs(PROBE_INTERVAL_MS);
+    try {
+      const r = Bun.spawnSync([process.execPath, PROBE_ARG, String(caller.uid), String(caller.gid), mnt], {
+        env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: 10_000, killSignal: "SIGKILL",
+      });
+      if (r.exitCode === 0) return true;
+      if (r.exitCode !== 1) return false; // the probe could not become the caller
+    } catch {
+      return false;
+    }
   }
+  return false;
 }
 
-function shouldAutoUnmount(mnt: string, type: string | undefined, mountId: number | undefined): boolean {
-  dropPrivs();
+// Everything is decided as the caller (lowered), on a fresh walk of the path
+// without links: the watchdog may have slept for days.
+function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | undefined, mountId: number | undefined): boolean {
   try {
-    const last = chdirToParent(mnt);
-    if (last === undefined) return false;
+    const at = chdirToParent(m);
+    if ("error" in at) return false;
     // The table check comes first so that nothing at the path is touched (an
     // automount trigger, say) unless a FUSE mount is really there.
-    const top = topMountAt(readMountTable(), mnt);
+    const top = topMountAt(readMountTable(), m.path);
     if (!top || !isFuseType(top.fsType)) return false;
     if (mountId !== undefined && top.id !== mountId) return false;
     if (type !== undefined && top.fsType !== type) return false;
-    if (mountIdAt(last) !== top.id) return false;
+    if (mountIdAt(c.AT_FDCWD, at.last) !== top.id) return false;
+  } catch (e) {
+    if (e instanceof Refusal) return false; // the table could not be read: never guess
+    throw e;
   } finally {
-    restorePrivs();
     c.chdir("/");
   }
-  return connectionIsDead(mnt);
+  return connectionIsDead(caller, m.path);
 }
 
-export function watchdog(commFd: number, mnt: string, type: string | undefined, mountId: number | undefined): never {
+export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | undefined, mountId: number | undefined): never {
   if (commFd <= 2) return c.exit(1);
   closeInheritedFds(commFd);
   c.setsid();
@@ -131,30 +146,47 @@ export function watchdog(commFd: number, mnt: string, type: string | undefined, 
   ignoreSignals();
   trimResidentFileMappings();
   waitForEof(commFd);
-  if (!shouldAutoUnmount(mnt, type, mountId)) return c.exit(0);
-  auditBegin({ action: "auto-unmount", mountpoint: mnt, ...(type !== undefined ? { fstype: type } : {}) });
-  const code = unmount(mnt, { quiet: true, lazy: true, mountId });
-  auditEnd(code === 0 ? "ok" : "failed");
+  let m: Mountpoint;
+  try {
+    m = resolveMountpoint(mnt);
+  } catch {
+    return c.exit(0); // the path is gone or now leads through a link: not ours to touch
+  }
+  if (!shouldAutoUnmount(ctx.who.caller, m, type, mountId)) return c.exit(0);
+  ctx.audit.begin({ action: "auto-unmount", mountpoint: mnt, ...(type !== undefined ? { fstype: type } : {}) });
+  let code = 1;
+  try {
+    code = unmount(ctx, m, { quiet: true, lazy: true, ...(mountId !== undefined ? { mountId } : {}) });
+  } catch { /* the table could not be read: nothing removed */ }
+  ctx.audit.end(code === 0 ? "ok" : "failed");
   return c.exit(code);
 }
 
-// After a successful mount with auto_unmount: watch exactly that mount.
-export function watchAttached(commFd: number, mnt: string, attached: { mntFd: number; mountId?: number; type: string }): never {
-  if (attached.mntFd >= 0) c.close(attached.mntFd);
-  return watchdog(commFd, mnt, attached.type, attached.mountId);
+// After a successful mount with auto_unmount: watch exactly that mount. The
+// watchdog must hold nothing inside it (a plain umount would then be EBUSY).
+export function watchAttached(ctx: Ctx, commFd: number, mnt: string, attached: { mountFd: number; mountId?: number | undefined; type: string }): never {
+  if (attached.mountFd >= 0) c.close(attached.mountFd);
+  return watchdog(ctx, commFd, mnt, attached.type, attached.mountId);
 }
 
 // The probe child: become the caller completely (real, effective and saved
-// ids, taken from our own real ids, never from argv), then try to open the path.
-// Exit 0 means "the connection is dead". Harmless when anyone runs it directly:
-// it can do nothing its caller could not.
+// ids), then try to open the path. Exit 0 means "the connection is dead"
+// (ENOTCONN, or ECONNABORTED while the kernel aborts it). The ids in argv are
+// believed only when our real uid is 0: the watchdog runs with real uid 0, a
+// user who runs this mode through the launcher does not (their real uid is
+// theirs), so it can do nothing its caller could not.
 export function probeMain(args: readonly string[]): never {
-  const mnt = args[1];
-  if (args.length !== 2 || mnt === undefined || !mnt.startsWith("/")) return c.exit(2);
-  if (c.setresgid(caller.gid, caller.gid, caller.gid) !== 0) return c.exit(2);
-  if (c.setresuid(caller.uid, caller.uid, caller.uid) !== 0) return c.exit(2);
-  if (c.geteuid() !== caller.uid || c.getegid() !== caller.gid) return c.exit(2);
+  const [, uidText, gidText, mnt] = args;
+  if (args.length !== 4 || mnt === undefined || !mnt.startsWith("/")) return c.exit(2);
+  const fromArgv = c.getuid() === 0;
+  const uid = fromArgv ? Number(uidText) : c.getuid();
+  const gid = fromArgv ? Number(gidText) : c.getgid();
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) return c.exit(2);
+  if (c.setgroups([]) !== 0 && c.geteuid() === 0) return c.exit(2);
+  if (c.setresgid(gid, gid, gid) !== 0) return c.exit(2);
+  if (c.setresuid(uid, uid, uid) !== 0) return c.exit(2);
+  if (c.getuid() !== uid || c.geteuid() !== uid || c.getegid() !== gid) return c.exit(2);
   const fd = c.tryOpen(mnt, c.O.RDONLY | c.O.NONBLOCK | c.O.NOCTTY | c.O.NOFOLLOW);
   if (fd >= 0) c.close(fd);
-  return c.exit(fd === -c.E.ENOTCONN ? 0 : 1);
+  return c.exit(fd === -c.E.ENOTCONN || fd === -c.E.ECONNABORTED ? 0 : 1);
 }

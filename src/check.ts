@@ -3,11 +3,13 @@
 // that names its fix. Exit 0 when healthy, 1 otherwise.
 
 import * as c from "./sys/libc.ts";
-import { caller, asCaller, getProgname } from "./sys/process.ts";
+import type { Ctx } from "./context.ts";
+import type { Credentials } from "./sys/creds.ts";
 import { readConfQuiet } from "./mount.ts";
-import { readMountTable } from "./unmount.ts";
-import { countFuseMounts, countsAgainstMountMax } from "./mountinfo.ts";
-import { FUSE_CONF } from "./fuseconf.ts";
+import { readMountTable } from "./sys/mounttable.ts";
+import { countFuseMounts, countsAgainstMountMax, type MountEntry } from "./policy/mountinfo.ts";
+import { FUSE_CONF } from "./policy/fuseconf.ts";
+import { Refusal } from "./policy/refusal.ts";
 import { VERSION } from "./version.ts";
 import { FUSE_DEV_IOC_SYNC_INIT } from "../protocol/wire.ts";
 
@@ -27,7 +29,7 @@ type Report = {
 
 // The kernel's FUSE protocol version, from the FUSE_INIT it queues for a
 // superblock that is created and dropped without ever being attached.
-function probeProtocol(fd: number): string | null {
+function probeProtocol(caller: Credentials, fd: number): string | null {
   if (c.geteuid() !== 0) return null;
   const fs = c.fsopen("fuse");
   if (fs < 0) return null;
@@ -46,7 +48,7 @@ function probeProtocol(fd: number): string | null {
   }
 }
 
-function installProblems(launcher: string, helper: string, privileged: boolean): string[] {
+function installProblems(caller: Credentials, launcher: string, helper: string, privileged: boolean): string[] {
   const problems: string[] = [];
   const h = c.stat(helper);
   if (typeof h !== "number") {
@@ -68,7 +70,8 @@ function installProblems(launcher: string, helper: string, privileged: boolean):
   return problems;
 }
 
-export function check(json: boolean): number {
+export function check(ctx: Ctx, json: boolean): number {
+  const caller = ctx.who.caller;
   const helper = process.execPath;
   const prefix = helper.split("/").slice(0, -3).join("/");
   const launcher = `${prefix}/bin/fusermount3`;
@@ -78,7 +81,7 @@ export function check(json: boolean): number {
   const device = "/dev/fuse";
   const st = c.stat(device);
   const present = typeof st !== "number" && (st.mode & c.S.IFMT) === c.S.IFCHR;
-  const fd = present ? asCaller(() => c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK)) : -c.E.ENOENT;
+  const fd = present ? c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK) : -c.E.ENOENT;
   if (!present) problems.push(`${device} is missing: load the FUSE module (modprobe fuse)`);
   else if (fd < 0) problems.push(`you cannot open ${device} (${c.strerror(-fd)}): make it mode 0666 (chmod 0666 ${device})`);
 
@@ -89,19 +92,25 @@ export function check(json: boolean): number {
     syncInit = armed === 0 ? "supported" : armed === -c.E.ENOTTY ? "not supported" : "unknown";
     c.close(fd);
     const probe = c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK);
-    if (probe >= 0) { fuseProtocol = probeProtocol(probe); c.close(probe); }
+    if (probe >= 0) { fuseProtocol = ctx.who.withAdmin(() => probeProtocol(caller, probe)); c.close(probe); }
   }
 
-  const conf = asCaller(() => readConfQuiet());
+  const conf = readConfQuiet();
   for (const m of conf.messages) problems.push(`${m}: fix or remove that line`);
-  const table = readMountTable();
+  let table: MountEntry[] = [];
+  try {
+    table = readMountTable();
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    problems.push(`${e.message}: mount_max cannot be enforced and -u cannot find mounts until it can be read`);
+  }
   const counted = countFuseMounts(table);
   const yours = table.filter((e) => countsAgainstMountMax(e) &&
     e.superOptions.split(",").includes(`user_id=${caller.uid}`)).length;
-  if (!caller.isRoot && conf.mountMax !== -1 && counted >= conf.mountMax) {
+  if (caller.uid !== 0 && conf.mountMax !== -1 && counted >= conf.mountMax) {
     problems.push(`mount_max reached (${counted} FUSE mounts, mount_max = ${conf.mountMax}): unmount some or raise mount_max in ${FUSE_CONF}`);
   }
-  problems.push(...installProblems(launcher, helper, privileged));
+  problems.push(...installProblems(caller, launcher, helper, privileged));
 
   const report: Report = {
     version: VERSION, launcher, helper, privileged, kernel: c.kernelRelease(), fuseProtocol, syncInit,
@@ -110,11 +119,11 @@ export function check(json: boolean): number {
     mounts: { yours, counted, mountMax: conf.mountMax },
     problems,
   };
-  c.writeAll(1, json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report));
+  ctx.say.out(json ? JSON.stringify(report, null, 2) + "\n" : formatReport(ctx.say.progname, report));
   return problems.length === 0 ? 0 : 1;
 }
 
-function formatReport(r: Report): string {
+function formatReport(progname: string, r: Report): string {
   const lines = [
     `fusermount3 ${r.version}: launcher ${r.launcher}, helper ${r.helper}${r.privileged ? "" : " (not running as root)"}`,
     `kernel ${r.kernel}; FUSE protocol ${r.fuseProtocol ?? "unknown"}; synchronous FUSE_INIT ${r.syncInit}`,
@@ -124,6 +133,6 @@ function formatReport(r: Report): string {
     `FUSE mounts: ${r.mounts.yours} yours, ${r.mounts.counted} counted against mount_max`,
   ];
   if (r.problems.length === 0) lines.push("no problems found");
-  for (const p of r.problems) lines.push(`${getProgname()}: ${p}`);
+  for (const p of r.problems) lines.push(`${progname}: ${p}`);
   return lines.join("\n") + "\n";
 }

@@ -1,108 +1,111 @@
 // The helper's control flow, in libfuse's order: parse, resolve the mountpoint
 // as the caller, then unmount, watch, or check → mount → hand over the fd.
+// Every refusal is a value (src/policy/refusal.ts) caught here, once: printed,
+// recorded in the audit trail, exit 1.
 
 import * as c from "./sys/libc.ts";
-import { die, dieWithHint, setProgname, getProgname, asCaller } from "./sys/process.ts";
-import { parseArgv, checkOperands, usage } from "./argv.ts";
-import { splitForResolution, joinResolved, parseFdNumber } from "./paths.ts";
-import { prepareMount, attachWithMount2, attachFailure, recordMount, handOver, undoMount } from "./mount.ts";
+import { Privileges, CredentialError, isRootCaller } from "./sys/creds.ts";
+import { Reporter } from "./sys/report.ts";
+import { AuditTrail } from "./audit.ts";
+import type { Ctx } from "./context.ts";
+import { parseArgv, checkOperands, usage } from "./policy/argv.ts";
+import { parseFdNumber } from "./policy/paths.ts";
+import { Refusal, refuse } from "./policy/refusal.ts";
+import { resolveMountpoint } from "./resolve.ts";
+import { mountClassic, mountSyncInit } from "./handover.ts";
 import { unmount } from "./unmount.ts";
-import { watchdog, watchAttached, probeMain, PROBE_ARG } from "./autounmount.ts";
+import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { VERSION } from "./version.ts";
-import { mountSyncInit } from "./syncinit.ts";
-import { auditBegin, auditUpdate, auditEnd } from "./audit.ts";
 import { check } from "./check.ts";
 
 export type Env = { commFd?: string; device?: string };
 
-function resolveMountpoint(arg: string): string {
-  if (arg === "") die("invalid mountpoint ''");
-  const { toResolve, last } = splitForResolution(arg);
-  const parent = asCaller(() => c.realpath(toResolve));
-  if (typeof parent === "number") die(`bad mount point ${arg}: ${c.strerror(-parent)}`);
-  if (c.chdir("/") < 0) die("failed to chdir to '/'");
-  return joinResolved(parent, last);
-}
-
+// The comm socket must be one the fd can travel over: an AF_UNIX stream or
+// seqpacket socket (go-fuse uses seqpacket). On anything else SCM_RIGHTS is
+// silently dropped and a mount would be left with nobody to serve it.
 function commSocket(p: { commFd?: string }, env: Env): number {
   const text = p.commFd ?? env.commFd;
-  if (text === undefined) die("old style mounting not supported");
+  if (text === undefined) refuse("old style mounting not supported");
   const fd = parseFdNumber(text);
-  if (fd === undefined) die(`invalid _FUSE_COMMFD: ${text}`);
+  if (fd === undefined) refuse(`invalid _FUSE_COMMFD: ${text}`);
   const st = fd >= 0 && fd <= 0x7fffffff ? c.fstat(fd) : -c.E.EBADF;
-  if (typeof st === "number") die(`fstat of comm fd ${fd} failed: ${c.strerror(-st)}`);
-  if ((st.mode & c.S.IFMT) !== c.S.IFSOCK) die(`file descriptor ${fd} is not a socket, can't send fuse fd`);
+  if (typeof st === "number") refuse(`fstat of comm fd ${fd} failed: ${c.strerror(-st)}`);
+  if ((st.mode & c.S.IFMT) !== c.S.IFSOCK) refuse(`file descriptor ${fd} is not a socket, can't send fuse fd`);
+  const domain = c.getSockOptInt(fd, c.SOL_SOCKET, c.SO.DOMAIN);
+  const type = c.getSockOptInt(fd, c.SOL_SOCKET, c.SO.TYPE);
+  if (domain !== c.AF_UNIX || (type !== c.SOCK.STREAM && type !== c.SOCK.SEQPACKET)) {
+    refuse(`file descriptor ${fd} is not a Unix stream or seqpacket socket, can't send fuse fd`);
+  }
   // Children (/bin/mount, the probe) must not inherit the caller's socket.
   c.fcntl(fd, c.F.SETFD, 1);
   return fd;
 }
 
-// Classic protocol: mount, record, send the fd, exit (or watch).
-function mountClassic(commFd: number, mnt: string, opts: string, env: Env): never {
-  const prepared = prepareMount(mnt, opts, env.device);
-  const attached = attachWithMount2(prepared);
+function run(ctx: Ctx, args: readonly string[], env: Env): number {
+  // The runtime has already decoded argv as UTF-8, replacing bytes it could
+  // not decode with U+FFFD: such a path would name a different file than the
+  // caller's. Refuse instead of acting on something else.
+  if (args.some((a) => a.includes("\uFFFD"))) refuse("arguments must be valid UTF-8 (a path or option contains other bytes)");
+  const p = parseArgv(args);
+  if (p.action === "help") { ctx.say.out(usage(ctx.say.progname)); return 1; }
+  if (p.action === "version") { ctx.say.out(`fusermount3 version: ${VERSION}\n`); return 0; }
+  if (p.action === "error") refuse(p.error!);
+  if (p.check) {
+    if (p.operands.length > 0) refuse("--check takes no mountpoint");
+    return check(ctx, p.json);
+  }
+  if (p.json) refuse("--json goes with --check");
+  const operandError = checkOperands(p);
+  if (operandError) refuse(operandError);
+
+  const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
+  ctx.audit.begin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
+  const mountpoint = resolveMountpoint(p.operands[0]!);
   c.chdir("/");
-  if (!attached.ok) {
-    if (attached.errno === c.E.EPERM && !attached.tooMany && c.geteuid() !== 0) {
-      dieWithHint(attachFailure(prepared, attached),
-        "fusermount3 is not running as root: its launcher must be set-uid root on a filesystem not mounted nosuid (see fusermount3 --check)");
+  ctx.audit.update({ mountpoint: mountpoint.path });
+  if (p.unmount && !p.autoUnmount) {
+    const code = unmount(ctx, mountpoint, { quiet: p.quiet, lazy: p.lazy });
+    ctx.audit.end(code === 0 ? "ok" : "failed");
+    return code;
+  }
+
+  const commFd = commSocket(p, env);
+  if (p.autoUnmount) {
+    // A watchdog without a mount is for a library that mounted by itself,
+    // which takes root; for anyone else it would only be a root process that
+    // waits as long as they like, as many times as they like.
+    if (ctx.who.privileged && !isRootCaller(ctx.who.caller)) {
+      refuse("--auto-unmount without mounting is only for root (libfuse uses it after mounting directly)");
     }
-    die(attachFailure(prepared, attached));
+    c.close(mountpoint.parentFd);
+    return watchdog(ctx, commFd, mountpoint.path, undefined, undefined);
   }
-  const record = recordMount(prepared, attached);
-  if (record === "failed") {
-    undoMount(prepared, attached, false);
-    auditEnd("failed", "mount table update failed");
-    return c.exit(1);
-  }
-  const notSent = handOver(commFd, prepared);
-  if (notSent) {
-    // The fd never reached the server: nobody will serve this mount.
-    undoMount(prepared, attached, record === "recorded");
-    auditEnd("failed", notSent);
-    return c.exit(1);
-  }
-  auditUpdate({ fstype: attached.type, source: attached.source });
-  auditEnd("ok");
-  c.close(prepared.fuseFd);
-  if (prepared.pinFd >= 0) c.close(prepared.pinFd);
-  if (!prepared.request.autoUnmount) return c.exit(0);
-  return watchAttached(commFd, mnt, attached);
+  const request = { commFd, mountpoint, options: p.options, device: env.device };
+  return p.syncInit ? mountSyncInit(ctx, request) : mountClassic(ctx, request);
 }
 
 export function main(argv0: string | undefined, args: readonly string[], env: Env): never {
   if (args[0] === PROBE_ARG) return probeMain(args);
-  setProgname(argv0 ?? "fusermount");
-  // The runtime has already decoded argv as UTF-8, replacing bytes it could
-  // not decode with U+FFFD: such a path would name a different file than the
-  // caller's. Refuse instead of acting on something else.
-  if (args.some((a) => a.includes("\uFFFD"))) die("arguments must be valid UTF-8 (a path or option contains other bytes)");
-  const p = parseArgv(args);
-  if (p.action === "help") { c.writeAll(1, usage(getProgname())); return c.exit(1); }
-  if (p.action === "version") { c.writeAll(1, `fusermount3 version: ${VERSION}\n`); return c.exit(0); }
-  if (p.action === "error") die(p.error!);
-  if (p.check) {
-    if (p.operands.length > 0) die("--check takes no mountpoint");
-    return c.exit(check(p.json));
+  const caller = Privileges.callerOfThisProcess();
+  const say = new Reporter(argv0 || "fusermount");
+  const who = new Privileges(caller);
+  const ctx: Ctx = { who, say, audit: new AuditTrail(caller) };
+  try {
+    who.start();
+    return c.exit(run(ctx, args, env));
+  } catch (e) {
+    if (e instanceof Refusal) {
+      if (e.detail.prefix === "fuse") say.fuse(e.message);
+      else if (e.detail.prefix === "none") say.line(e.message);
+      else say.warn(e.message);
+      if (e.detail.hint !== undefined) say.hint(e.detail.hint);
+      ctx.audit.end(e.detail.outcome ?? "refused", e.message);
+      return c.exit(1);
+    }
+    // A bug must still end in one line and exit 1, never a stack trace.
+    const what = e instanceof CredentialError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    say.warn(what);
+    ctx.audit.end("failed", what);
+    return c.exit(1);
   }
-  if (p.json) die("--json goes with --check");
-  const operandError = checkOperands(p);
-  if (operandError) die(operandError);
-
-  const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
-  auditBegin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
-  const mnt = resolveMountpoint(p.operands[0]!);
-  auditUpdate({ mountpoint: mnt });
-  c.umask(0o033);
-  if (p.unmount && !p.autoUnmount) {
-    const code = unmount(mnt, { quiet: p.quiet, lazy: p.lazy });
-    auditEnd(code === 0 ? "ok" : "failed");
-    return c.exit(code);
-  }
-
-  const commFd = commSocket(p, env);
-  if (p.autoUnmount) return watchdog(commFd, mnt, undefined, undefined);
-  if (p.syncInit) return mountSyncInit(commFd, mnt, p.options, env.device);
-  return mountClassic(commFd, mnt, p.options, env);
 }
-

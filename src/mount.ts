@@ -1,63 +1,104 @@
 // Mounting: every check first (device, fuse.conf, mount_max, options,
-// mountpoint), then one attach onto the pinned mountpoint. Used by the classic
-// protocol (mount, then send the fd) and by --sync-init (send the fd, wait for
-// proceed, then mount), which is why checking and attaching are separate steps.
+// mountpoint) as the caller, the mount plan decided from them, then one attach
+// onto the pinned mountpoint fd. Used by both fd hand-over protocols
+// (src/handover.ts), which is why preparing and attaching are separate steps.
 
 import * as c from "./sys/libc.ts";
-import { caller, die, dieWithHint, warn, warnFuse, dropPrivs, restorePrivs } from "./sys/process.ts";
-import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./fuseconf.ts";
-import { parseMountinfo, countFuseMounts, topMountAt } from "./mountinfo.ts";
-import {
-  splitXOptions, applyOptionPolicy, checkXOptions, kernelData, kernelParams, fsType, fsSource,
-  legacySubtypeFallback, mountAttributes, superblockFlags, mountRecord, type MountRequest,
-} from "./options.ts";
-import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./paths.ts";
+import type { Ctx } from "./context.ts";
+import { isRootCaller } from "./sys/creds.ts";
+import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./policy/fuseconf.ts";
+import { countFuseMounts } from "./policy/mountinfo.ts";
+import { splitXOptions, applyOptionPolicy, checkXOptions } from "./policy/options.ts";
+import { planMount, dataTooLong, type MountPlan } from "./policy/plan.ts";
+import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./policy/paths.ts";
+import { Refusal, refuse } from "./policy/refusal.ts";
+import { readMountTable, mountIdOfFd } from "./sys/mounttable.ts";
+import { NO_LINKS, type Mountpoint } from "./resolve.ts";
 import { watchInit } from "./sys/initwatch.ts";
-import { unmount } from "./unmount.ts";
-import { removeMountRecord, mtabNeedsUpdate, addMountRecord } from "./mtab.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
 const DEFAULT_DEVICE = "/dev/fuse";
-const MOUNT_LOCK = "/run/fusermount3.lock";
+const FUSE_MAJOR = 10;
+const FUSE_MINOR = 229;
+export const MOUNT_LOCK = "/run/fusermount3.lock";
+// How long a helper waits for another helper's count-and-attach. Every holder
+// is root with real uid 0 (so its caller cannot stop it) and does nothing
+// caller-controlled while holding it, so this is only reached when something
+// is badly wrong; then refusing is better than waiting forever.
+export const MOUNT_LOCK_TIMEOUT_MS = 10_000;
 
 export type Prepared = {
-  mnt: string; // resolved absolute path, for messages and the mount table
+  mountpoint: Mountpoint;
   device: string;
   fuseFd: number;
   pinFd: number; // the checked mountpoint inode; the mount goes onto it
-  rootmode: number;
-  request: MountRequest;
-  xOptions: string;
+  plan: MountPlan;
   mountMax: number; // from fuse.conf; -1 = unlimited (and root is never limited)
+  fsFd: number; // --sync-init: the new mount API's context, opened before the fd goes out
 };
 
-// FUSE_KERN_DEVICE, validated as libfuse master does, but looked at with the
-// caller's fsuid so that it reveals nothing the caller could not see.
-function deviceName(envDevice: string | undefined): string {
-  if (envDevice === undefined) return DEFAULT_DEVICE;
-  if (!envDevice.startsWith("/dev/")) {
-    warnFuse(`invalid device name from FUSE_KERN_DEVICE: ${envDevice} (must start with /dev/)`);
-    return DEFAULT_DEVICE;
+// ---- the FUSE device ----------------------------------------------------------
+
+const isFuseDevice = (st: c.Stat): boolean =>
+  (st.mode & c.S.IFMT) === c.S.IFCHR && st.rdevMajor === FUSE_MAJOR && st.rdevMinor === FUSE_MINOR;
+
+// FUSE_KERN_DEVICE as libfuse master validates it, and stricter: the path is
+// walked once, as the caller, without following any symlink, the inode must be
+// the FUSE character device, and that same inode is what gets opened. No fd to
+// anything else ever leaves the helper.
+function chooseDevice(ctx: Ctx, envDevice: string | undefined): { device: string; pathFd: number } {
+  if (envDevice !== undefined && !envDevice.startsWith("/dev/")) {
+    ctx.say.fuse(`invalid device name from FUSE_KERN_DEVICE: ${envDevice} (must start with /dev/)`);
+    envDevice = undefined;
   }
-  const st = c.stat(envDevice);
-  if (typeof st !== "number" && (st.mode & c.S.IFMT) !== c.S.IFCHR) {
-    warnFuse(`invalid device from FUSE_KERN_DEVICE: ${envDevice} (not a character device)`);
-    return DEFAULT_DEVICE;
+  if (envDevice !== undefined) {
+    const fd = c.openat2(c.AT_FDCWD, envDevice, c.O.PATH, NO_LINKS);
+    if (fd >= 0) {
+      const st = c.fstat(fd);
+      if (typeof st !== "number" && isFuseDevice(st)) return { device: envDevice, pathFd: fd };
+      c.close(fd);
+      if (typeof st !== "number" && (st.mode & c.S.IFMT) === c.S.IFCHR) {
+        refuse(`invalid device from FUSE_KERN_DEVICE: ${envDevice} (not a FUSE device)`);
+      }
+      ctx.say.fuse(`invalid device from FUSE_KERN_DEVICE: ${envDevice} (not a character device)`);
+    } else if (fd === -c.E.ELOOP || fd === -c.E.EXDEV) {
+      ctx.say.fuse(`invalid device from FUSE_KERN_DEVICE: ${envDevice} (a symbolic link)`);
+    } else {
+      return { device: envDevice, pathFd: fd }; // open fails below with libfuse's message
+    }
   }
-  return envDevice;
+  return { device: DEFAULT_DEVICE, pathFd: c.openat2(c.AT_FDCWD, DEFAULT_DEVICE, c.O.PATH, NO_LINKS) };
 }
 
-function openDevice(dev: string): number {
-  const fd = c.tryOpen(dev, c.O.RDWR);
-  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) {
-    dieWithHint(`fuse device ${dev} not found. Kernel module not loaded?`, "load it with 'modprobe fuse' (as root)");
+function openDevice(ctx: Ctx, envDevice: string | undefined): { device: string; fuseFd: number } {
+  const { device, pathFd } = chooseDevice(ctx, envDevice);
+  const notFound = () => new Refusal(`fuse device ${device} not found. Kernel module not loaded?`, { hint: "load it with 'modprobe fuse' (as root)" });
+  if (pathFd === -c.E.ENOENT || pathFd === -c.E.ENODEV) throw notFound();
+  if (pathFd < 0) refuse(`failed to open ${device}: ${c.strerror(-pathFd)}`);
+  const pst = c.fstat(pathFd);
+  if (typeof pst === "number" || !isFuseDevice(pst)) {
+    c.close(pathFd);
+    refuse(`failed to open ${device}: not the FUSE device (character device ${FUSE_MAJOR}:${FUSE_MINOR})`);
   }
-  if (fd < 0) die(`failed to open ${dev}: ${c.strerror(-fd)}`);
-  return fd;
+  // Reopen exactly the inode that was checked (our own fd's link, which is
+  // the only magic link a lowered process may follow here).
+  const fd = c.tryOpen(`/proc/self/fd/${pathFd}`, c.O.RDWR | c.O.NOCTTY);
+  c.close(pathFd);
+  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) throw notFound();
+  if (fd < 0) refuse(`failed to open ${device}: ${c.strerror(-fd)}`);
+  const st = c.fstat(fd);
+  if (typeof st === "number" || !isFuseDevice(st) || st.ino !== pst.ino || st.dev !== pst.dev) {
+    c.close(fd);
+    refuse(`failed to open ${device}: the device changed while it was opened`);
+  }
+  return { device, fuseFd: fd };
 }
 
-// /etc/fuse.conf as libfuse reads it. Returns the settings, or why reading
-// failed: "open" errors other than ENOENT and the soft ones, or a read error.
+// ---- fuse.conf ------------------------------------------------------------------
+
+// /etc/fuse.conf as libfuse reads it (as the caller). Returns the settings, or
+// why reading failed: open errors other than ENOENT and the soft ones, or a
+// read error.
 function loadConf(): { conf: FuseConf; fatal?: string; openError?: string } {
   const fd = c.tryOpen(FUSE_CONF, c.O.RDONLY);
   if (fd < 0) {
@@ -84,18 +125,16 @@ function loadConf(): { conf: FuseConf; fatal?: string; openError?: string } {
   return failed ? { conf, fatal: `reading ${FUSE_CONF}: read failed` } : { conf };
 }
 
-export function readConf(): FuseConf {
+export function readConf(ctx: Ctx): FuseConf {
   const { conf, fatal, openError } = loadConf();
-  if (openError) {
-    warn(openError);
-    if (fatal === openError) return c.exit(1);
-  }
-  for (const m of conf.messages) warn(m);
-  if (fatal) die(fatal);
+  if (openError !== undefined && fatal === openError) refuse(openError);
+  if (openError !== undefined) ctx.say.warn(openError);
+  for (const m of conf.messages) ctx.say.warn(m);
+  if (fatal !== undefined) refuse(fatal);
   return conf;
 }
 
-// For --check: every complaint becomes a message, nothing exits.
+// For --check: every complaint becomes a message, nothing is refused.
 export function readConfQuiet(): FuseConf {
   const { conf, fatal, openError } = loadConf();
   if (openError) conf.messages.unshift(openError);
@@ -103,46 +142,79 @@ export function readConfQuiet(): FuseConf {
   return conf;
 }
 
-export function countUserVisibleFuseMounts(): number {
-  const text = c.readFile("/proc/self/mountinfo");
-  if (typeof text === "number") {
-    warn(`failed to open /proc/self/mountinfo: ${c.strerror(-text)}`);
-    return -1; // libfuse: a count error never blocks the mount
-  }
-  return countFuseMounts(parseMountinfo(text.toString("utf8")));
-}
+// ---- mount_max --------------------------------------------------------------------
 
 const TOO_MANY = `too many FUSE filesystems mounted; mount_max=N can be set in ${FUSE_CONF}`;
+const tooManyHint = (count: number, max: number) =>
+  `${count} FUSE filesystems are mounted and mount_max is ${max}: unmount some, or raise mount_max in ${FUSE_CONF} (as root)`;
 
-// Count and mount as one step. Counting and then mounting lets concurrent
-// helpers all see room for one more; under this lock (a root-only file in
-// /run, flock()ed, so no user can hold it) the count a helper sees includes
-// every mount made before it. Returns false when the limit is reached.
-// Nothing caller-controlled happens while the lock is held: the classic mount
-// and the sync-init CMD_CREATE-bounded attach.
-function withinMountMax<T>(p: Prepared, attach: () => T): { ok: true; value: T } | { ok: false } {
-  if (caller.isRoot || p.mountMax === -1) return { ok: true, value: attach() };
+function tooMany(count: number, max: number, outcome: "refused" | "failed" = "refused"): Refusal {
+  return new Refusal(TOO_MANY, { hint: tooManyHint(count, max), outcome });
+}
+
+// The lock file must be ours alone: a file anyone could open would let them
+// flock() it and stall every user's mount.
+function openMountLock(): number {
   const fd = c.tryOpen(MOUNT_LOCK, c.O.RDWR | c.O.CREAT | c.O.NOFOLLOW | c.O.NOCTTY, 0o600);
-  if (fd >= 0) c.flock(fd, c.LOCK_EX);
-  try {
-    const count = countUserVisibleFuseMounts();
-    if (count >= p.mountMax) return { ok: false };
-    return { ok: true, value: attach() };
-  } finally {
-    if (fd >= 0) c.close(fd); // releases the lock
+  if (fd < 0) refuse(`failed to open ${MOUNT_LOCK}: ${c.strerror(-fd)}`);
+  const st = c.fstat(fd);
+  if (typeof st === "number" || (st.mode & c.S.IFMT) !== c.S.IFREG || st.uid !== 0 || (st.mode & 0o7777) !== 0o600) {
+    c.close(fd);
+    refuse(`${MOUNT_LOCK} must be a regular file owned by root with mode 0600: remove it (as root)`);
+  }
+  return fd;
+}
+
+function takeLock(fd: number): boolean {
+  const deadline = Date.now() + MOUNT_LOCK_TIMEOUT_MS;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    const rc = c.flock(fd, c.LOCK_EX | c.LOCK_NB);
+    if (rc === 0) return true;
+    if (rc !== -c.E.EWOULDBLOCK) refuse(`failed to lock ${MOUNT_LOCK}: ${c.strerror(-rc)}`);
+    if (Date.now() >= deadline) return false;
+    c.sleepMs(wait);
   }
 }
 
-// libfuse's check_perm, done as the caller. Returns the pinned inode and its type.
-function checkMountpoint(mnt: string): { pinFd: number; rootmode: number } {
-  const st = c.lstat(mnt);
-  if (typeof st === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-st)}`);
+// Count and attach as one step. Counting and then mounting lets concurrent
+// helpers all see room for one more; under this lock the count a helper sees
+// includes every mount made before it. The lock is taken with a deadline;
+// nothing caller-controlled
+// happens inside: mount(2) of an unserved fd, or fsmount + move_mount. The
+// caller cannot stop us meanwhile: the whole run has real uid 0 (creds.ts).
+function withinMountMax<T>(ctx: Ctx, p: Prepared, attach: () => T): T {
+  if (isRootCaller(ctx.who.caller) || p.mountMax === -1) return attach();
+  return ctx.who.asRoot(() => {
+    const fd = openMountLock();
+    try {
+      if (!takeLock(fd)) {
+        throw new Refusal(`timed out after ${MOUNT_LOCK_TIMEOUT_MS / 1000} seconds waiting for ${MOUNT_LOCK}`, { outcome: "failed" });
+      }
+      const count = countFuseMounts(readMountTable());
+      if (count >= p.mountMax) throw tooMany(count, p.mountMax, "failed");
+      return attach();
+    } finally {
+      c.close(fd); // releases the lock
+    }
+  });
+}
 
-  if (caller.isRoot) {
-    const pin = c.tryOpen(mnt, c.O.PATH);
-    if (pin < 0) die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pin)}`);
+// ---- the mountpoint ----------------------------------------------------------------
+
+const USE_YOUR_OWN = "mount on a directory you own and can write to (for example mkdir ~/mnt)";
+
+// libfuse's check_perm, done as the caller on the pinned parent. Returns the
+// pinned inode (the mount goes onto it) and its type.
+function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: number } {
+  const mnt = m.path;
+  const st = c.lstatAt(m.parentFd, m.last);
+  if (typeof st === "number") refuse(`failed to access mountpoint ${mnt}: ${c.strerror(-st)}`);
+
+  if (isRootCaller(ctx.who.caller)) {
+    const pin = c.tryOpenat(m.parentFd, m.last, c.O.PATH);
+    if (pin < 0) refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pin)}`);
     const pst = c.fstat(pin);
-    if (typeof pst === "number") die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pst)}`);
+    if (typeof pst === "number") refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pst)}`);
     return { pinFd: pin, rootmode: pst.mode & c.S.IFMT };
   }
 
@@ -150,196 +222,168 @@ function checkMountpoint(mnt: string): { pinFd: number; rootmode: number } {
   let rootmode: number;
   const type = st.mode & c.S.IFMT;
   if (type === c.S.IFDIR) {
-    // From here on the mountpoint is ".", the inode we are in: renaming or
-    // replacing path components no longer changes what we check or mount on.
-    const rc = c.chdir(mnt);
-    if (rc < 0) die(`failed to chdir to mountpoint: ${c.strerror(-rc)}`);
-    const here = c.lstat(".");
-    if (typeof here === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-here)}`);
-    const useYourOwn = "mount on a directory you own and can write to (for example mkdir ~/mnt)";
-    if ((here.mode & c.S.ISVTX) && here.uid !== caller.uid) dieWithHint(`mountpoint ${mnt} not owned by user`, useYourOwn);
-    if (c.access(".", c.W_OK) < 0) dieWithHint(`user has no write access to mountpoint ${mnt}`, useYourOwn);
-    pinFd = c.tryOpen(".", c.O.PATH | c.O.DIRECTORY);
-    if (pinFd < 0) die(`failed to pin mountpoint ${mnt}: ${c.strerror(-pinFd)}`);
-    const pst = c.fstat(pinFd);
-    if (typeof pst === "number" || pst.ino !== here.ino || pst.dev !== here.dev) {
-      die(`failed to pin mountpoint ${mnt}: ${c.strerror(c.E.ENOENT)}`);
+    pinFd = c.openat2(m.parentFd, m.last, c.O.PATH | c.O.DIRECTORY | c.O.NOFOLLOW, NO_LINKS);
+    if (pinFd < 0) refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pinFd)}`);
+    const here = c.fstat(pinFd);
+    if (typeof here === "number" || here.ino !== st.ino || here.dev !== st.dev) {
+      refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(c.E.ENOENT)}`);
     }
+    // Inside the directory, as libfuse is: the search permission is checked on
+    // the way in; write permission is judged by our (lowered) credentials,
+    // which are exactly the caller's.
+    const rc = c.fchdir(pinFd);
+    if (rc < 0) refuse(`failed to chdir to mountpoint: ${c.strerror(-rc)}`);
+    if ((here.mode & c.S.ISVTX) && here.uid !== ctx.who.caller.uid) {
+      throw new Refusal(`mountpoint ${mnt} not owned by user`, { hint: USE_YOUR_OWN });
+    }
+    if (c.accessAsCurrent(".", c.W_OK) < 0) throw new Refusal(`user has no write access to mountpoint ${mnt}`, { hint: USE_YOUR_OWN });
+    c.chdir("/");
     rootmode = c.S.IFDIR;
   } else if (type === c.S.IFREG) {
-    pinFd = c.tryOpen(mnt, c.O.WRONLY | c.O.NOFOLLOW | c.O.NOCTTY | c.O.NONBLOCK);
-    if (pinFd < 0) die(`failed to open ${mnt}: ${c.strerror(-pinFd)}`);
+    pinFd = c.openat2(m.parentFd, m.last, c.O.WRONLY | c.O.NOFOLLOW | c.O.NOCTTY | c.O.NONBLOCK, NO_LINKS);
+    if (pinFd < 0) refuse(`failed to open ${mnt}: ${c.strerror(-pinFd)}`);
     const pst = c.fstat(pinFd);
-    if (typeof pst === "number" || (pst.mode & c.S.IFMT) !== c.S.IFREG) die(`mountpoint ${mnt} is no longer a regular file`);
+    if (typeof pst === "number" || (pst.mode & c.S.IFMT) !== c.S.IFREG) refuse(`mountpoint ${mnt} is no longer a regular file`);
     rootmode = c.S.IFREG;
   } else {
-    return die(`mountpoint ${mnt} is not a directory or a regular file`);
+    return refuse(`mountpoint ${mnt} is not a directory or a regular file`);
   }
 
   const magic = c.statfsType(pinFd);
-  if (typeof magic === "number") die(`failed to access mountpoint ${mnt}: ${c.strerror(-magic)}`);
-  if (!ALLOWED_MOUNTPOINT_FS.has(magic)) die(`mounting over filesystem type ${fsMagicHex(magic)} is forbidden`);
+  if (typeof magic === "number") refuse(`failed to access mountpoint ${mnt}: ${c.strerror(-magic)}`);
+  if (!ALLOWED_MOUNTPOINT_FS.has(magic)) refuse(`mounting over filesystem type ${fsMagicHex(magic)} is forbidden`);
   return { pinFd, rootmode };
 }
 
-// All checks, in libfuse's order. Dies (exit 1) with nothing mounted and, for
-// --sync-init, nothing sent, when any of them fails.
-export function prepareMount(mnt: string, opts: string, envDevice: string | undefined): Prepared {
-  dropPrivs();
-  const device = deviceName(envDevice);
-  const fuseFd = openDevice(device);
-  const conf = readConf();
-  if (!caller.isRoot && conf.mountMax !== -1) {
-    const count = countUserVisibleFuseMounts();
-    if (count >= conf.mountMax) {
-      dieWithHint(TOO_MANY, `${count} FUSE filesystems are mounted and mount_max is ${conf.mountMax}: unmount some, or raise mount_max in ${FUSE_CONF} (as root)`);
-    }
+// ---- prepare: all checks, in libfuse's order --------------------------------------
+
+// Throws a Refusal with nothing mounted and, for --sync-init, nothing sent.
+export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: string | undefined, syncInit: boolean): Prepared {
+  const who = ctx.who.caller;
+  const root = isRootCaller(who);
+  const { device, fuseFd } = openDevice(ctx, envDevice);
+  const conf = readConf(ctx);
+  if (!root && conf.mountMax !== -1) {
+    const count = countFuseMounts(readMountTable());
+    if (count >= conf.mountMax) throw tooMany(count, conf.mountMax);
   }
   const { regular, x } = splitXOptions(opts);
-  const { pinFd, rootmode } = checkMountpoint(mnt);
-  restorePrivs();
+  const { pinFd, rootmode } = checkMountpoint(ctx, m);
 
-  const policy = applyOptionPolicy(regular, {
-    isRoot: caller.isRoot, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF,
-  });
-  for (const w of policy.warnings) warn(w);
+  const policy = applyOptionPolicy(regular, { isRoot: root, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF });
+  for (const w of policy.warnings) ctx.say.warn(w);
   if (!policy.ok && policy.error.includes("'user_allow_other'")) {
-    dieWithHint(policy.error, `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}`);
+    throw new Refusal(policy.error, { hint: `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}` });
   }
-  if (!policy.ok) die(policy.error);
+  if (!policy.ok) refuse(policy.error);
   const xRefusal = checkXOptions(x);
-  if (xRefusal) die(xRefusal);
+  if (xRefusal) refuse(xRefusal);
 
-  // Refuse rather than let the kernel cut group_id=1000 down to group_id=1.
-  // libfuse checks again for its retry without group_id; the output matches it.
-  const max = c.sysconf(c.SC_PAGESIZE) - 1;
-  const data = kernelData(policy.request, { fd: fuseFd, rootmode, uid: caller.uid, gid: caller.gid });
-  if (data.length > max) {
-    warn("mount options too long");
-    if (data.length - `,group_id=${caller.gid}`.length > max) warn("mount options too long");
-    die(`mount failed: ${c.strerror(c.E.EINVAL)}`);
+  const userName = root ? undefined : c.userName(who.uid);
+  const plan = planMount({ request: policy.request, fuseFd, rootmode, uid: who.uid, gid: who.gid, device, userName, xOptions: x });
+  const long = dataTooLong(plan, who.gid, c.sysconf(c.SC_PAGESIZE));
+  if (long.tooLong) {
+    ctx.say.warn("mount options too long");
+    if (long.twice) ctx.say.warn("mount options too long");
+    refuse(`mount failed: ${c.strerror(c.E.EINVAL)}`);
   }
-  if (!caller.isRoot && c.userName(caller.uid) === undefined) die("could not determine username");
-  return { mnt, device, fuseFd, pinFd, rootmode, request: policy.request, xOptions: x, mountMax: conf.mountMax };
+  if (!root && userName === undefined) refuse("could not determine username");
+
+  // --sync-init needs the new mount API: mount(2) onto an armed fd would wait
+  // for FUSE_INIT with no way to bound it. Known before the fd goes out.
+  let fsFd = -1;
+  if (syncInit) {
+    fsFd = ctx.who.withAdmin(() => c.fsopen(plan.blkdev ? "fuseblk" : "fuse"));
+    if (fsFd === -c.E.ENOSYS) {
+      refuse("--sync-init needs the kernel's new mount API (fsopen), which is not available here: mount without --sync-init");
+    }
+    if (fsFd < 0) refuse(`mount failed: ${c.strerror(-fsFd)}`);
+  }
+  return { mountpoint: m, device, fuseFd, pinFd, plan, mountMax: conf.mountMax, fsFd };
 }
 
-// mntFd: the new API's mount fd (-1 after mount(2)); mountId: the kernel's ID
-// of the new mount when known.
-export type Attached =
-  | { ok: true; mntFd: number; mountId?: number; type: string; source: string }
-  | { ok: false; errno: number; tooMany?: boolean };
+// ---- attach --------------------------------------------------------------------------
 
-// The new mount API: the superblock is configured on an fs context, then the
-// mount is attached to the pinned inode by fd (never by path). With
-// `watchCommFd`, the FUSE_INIT wait inside CMD_CREATE is bounded (sync init).
-export function attachMount(p: Prepared, watchCommFd?: number): Attached {
-  const req = p.request;
-  const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
-  const fsfd = c.fsopen(req.blkdev ? "fuseblk" : "fuse");
-  if (fsfd === -c.E.ENOSYS) return attachWithMount2(p);
-  if (fsfd < 0) return { ok: false, errno: -fsfd };
-  try {
-    let type = fsType(req);
-    let source = fsSource(req, p.device);
-    if (req.subtype !== undefined) {
-      const rc = c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, "subtype", req.subtype);
-      if (rc === -c.E.ENOPARAM || rc === -c.E.EINVAL || rc === -c.E.EOPNOTSUPP) {
-        ({ type, source } = legacySubtypeFallback(req));
-      } else if (rc < 0) {
-        return { ok: false, errno: -rc };
-      }
-    }
-    const steps: Array<[string, string | undefined]> = [["source", source]];
-    for (const f of superblockFlags(req.flags)) steps.push([f, undefined]);
-    steps.push(...kernelParams(req, identity));
-    for (const [key, value] of steps) {
-      const rc = value === undefined
-        ? c.fsconfig(fsfd, c.FSCONFIG.SET_FLAG, key)
-        : c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, key, value);
-      if (rc < 0) return { ok: false, errno: -rc };
-    }
-    const watch = watchCommFd === undefined ? undefined : watchInit(watchCommFd, INIT_TIMEOUT_SECONDS);
-    const created = c.fsconfig(fsfd, c.FSCONFIG.CMD_CREATE);
-    watch?.done();
-    if (created < 0) return { ok: false, errno: -created };
-    // Only attaching counts against mount_max, so only this part is locked;
-    // the FUSE_INIT exchange above may take as long as the server likes.
-    const locked = withinMountMax(p, (): Attached => {
-      const mntFd = c.fsmount(fsfd, mountAttributes(req.flags));
-      if (mntFd < 0) return { ok: false, errno: -mntFd };
-      const moved = c.moveMountToFd(mntFd, p.pinFd);
-      if (moved < 0) { c.close(mntFd); return { ok: false, errno: -moved }; }
-      const id = c.mountIdOf(mntFd);
-      return { ok: true, mntFd, mountId: typeof id === "bigint" ? Number(id) : undefined, type, source };
-    });
-    return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
-  } finally {
-    c.close(fsfd);
-  }
+// mountFd: an fd of the new mount's root (fsmount's fd, or an O_PATH fd after
+// mount(2)), through which exactly this mount can be found or undone.
+export type Attached = { mountFd: number; mountId: number | undefined; type: string; source: string };
+
+function attachError(p: Prepared, errno: number): Refusal {
+  if (p.plan.blkdev && errno === c.E.ENODEV && fuseblkMissing()) return new Refusal("'fuseblk' support missing", { outcome: "failed", errno });
+  return new Refusal(`mount failed: ${c.strerror(errno)}`, { outcome: "failed", errno });
+}
+
+// The mount's root, reached from the pinned parent without following links.
+function openMountRoot(p: Prepared): number {
+  return c.openat2(p.mountpoint.parentFd, p.mountpoint.last, c.O.PATH | c.O.NOFOLLOW, NO_LINKS);
 }
 
 // The classic protocol mounts with mount(2), as libfuse does: its option data
 // may be a page long (fsconfig() values stop at 255 bytes) and the kernel judges
-// it the same way. The target is the checked inode: "." when we are inside the
-// directory, else its /proc/self/fd link. Also used where fsopen() is missing.
-export function attachWithMount2(p: Prepared): Attached {
-  const locked = withinMountMax(p, () => mount2(p));
-  return locked.ok ? locked.value : { ok: false, errno: c.E.EPERM, tooMany: true };
+// it the same way. The target is always the checked inode's own fd link.
+export function attachWithMount2(ctx: Ctx, p: Prepared): Attached {
+  const plan = p.plan;
+  const target = `/proc/self/fd/${p.pinFd}`;
+  return withinMountMax(ctx, p, () => {
+    let { type, source } = plan;
+    let rc = ctx.who.withAdmin(() => c.mount(source, target, type, plan.flags, plan.data));
+    if (rc === -c.E.ENODEV && plan.hasSubtype) {
+      ({ type, source } = plan.legacy);
+      rc = ctx.who.withAdmin(() => c.mount(source, target, type, plan.flags, plan.data));
+    }
+    if (rc < 0) {
+      if (rc === -c.E.EPERM && !ctx.who.privileged) {
+        throw new Refusal(`mount failed: ${c.strerror(-rc)}`, {
+          outcome: "failed", errno: -rc,
+          hint: "fusermount3 is not running as root: its launcher must be set-uid root on a filesystem not mounted nosuid (see fusermount3 --check)",
+        });
+      }
+      throw attachError(p, -rc);
+    }
+    // The pin has done its job; its fd may be needed to find the new mount when
+    // the caller left us almost none (RLIMIT_NOFILE).
+    c.close(p.pinFd);
+    p.pinFd = -1;
+    const mountFd = openMountRoot(p);
+    return { mountFd, mountId: mountFd >= 0 ? mountIdOfFd(mountFd) : undefined, type, source };
+  });
 }
 
-function mount2(p: Prepared): Attached {
-  const req = p.request;
-  const identity = { fd: p.fuseFd, rootmode: p.rootmode, uid: caller.uid, gid: caller.gid };
-  const target = !caller.isRoot && p.rootmode === c.S.IFDIR ? "." : `/proc/self/fd/${p.pinFd}`;
-  let type = fsType(req);
-  let source = fsSource(req, p.device);
-  let rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
-  if (rc === -c.E.ENODEV && req.subtype !== undefined) {
-    ({ type, source } = legacySubtypeFallback(req));
-    rc = c.mount(source, target, type, req.flags, kernelData(req, identity));
+// The new mount API: the superblock is configured on the fs context opened in
+// prepareMount, created with the FUSE_INIT wait inside CMD_CREATE bounded
+// (sync init), then attached to the pinned inode by fd.
+export function attachWithNewApi(ctx: Ctx, p: Prepared, watchCommFd: number): Attached {
+  const plan = p.plan;
+  const fsfd = p.fsFd;
+  let { type, source } = plan;
+  const config = (key: string, value?: string): number => ctx.who.withAdmin(() => value === undefined
+    ? c.fsconfig(fsfd, c.FSCONFIG.SET_FLAG, key)
+    : c.fsconfig(fsfd, c.FSCONFIG.SET_STRING, key, value));
+  if (plan.subtype !== undefined) {
+    const rc = config("subtype", plan.subtype);
+    if (rc === -c.E.ENOPARAM || rc === -c.E.EINVAL || rc === -c.E.EOPNOTSUPP) ({ type, source } = plan.legacy);
+    else if (rc < 0) throw attachError(p, -rc);
   }
-  if (rc < 0) return { ok: false, errno: -rc };
-  // The pin has done its job; its fd may be needed to read the mount table
-  // when the caller left us almost none (RLIMIT_NOFILE).
-  c.close(p.pinFd);
-  p.pinFd = -1;
-  return { ok: true, mntFd: -1, mountId: newMountId(p.mnt, type), type, source };
-}
-
-// mount(2) gives no handle on the new mount; it is the top one at the path,
-// ours if it is FUSE of this type for this user. Only its ID is kept, to tell it
-// apart later from whatever else may be mounted there.
-function newMountId(mnt: string, type: string): number | undefined {
-  const text = c.readFile("/proc/self/mountinfo");
-  if (typeof text === "number") return undefined;
-  const top = topMountAt(parseMountinfo(text.toString("utf8")), mnt);
-  const ours = top && top.fsType === type && top.superOptions.split(",").includes(`user_id=${caller.uid}`);
-  return ours ? top.id : undefined;
-}
-
-// The one line that says why attaching failed, in libfuse's words.
-export function attachFailure(p: Prepared, a: { errno: number; tooMany?: boolean }): string {
-  if (a.tooMany) return TOO_MANY;
-  if (p.request.blkdev && a.errno === c.E.ENODEV && fuseblkMissing()) return "'fuseblk' support missing";
-  return `mount failed: ${c.strerror(a.errno)}`;
-}
-
-// Record the mount in the user-space table when there is one (libfuse master's
-// rule). "failed" leaves the mount for the caller to undo.
-export function recordMount(p: Prepared, a: { type: string; source: string }): "none" | "recorded" | "failed" {
-  if (!mtabNeedsUpdate(p.mnt)) return "none";
-  const user = caller.isRoot ? undefined : c.userName(caller.uid);
-  return addMountRecord(a.source, p.mnt, a.type, mountRecord(p.request, user, p.xOptions)) ? "recorded" : "failed";
-}
-
-// Send the /dev/fuse fd (one byte + SCM_RIGHTS). On failure prints libfuse's
-// perror line and returns it.
-export function handOver(commFd: number, p: Prepared): string | undefined {
-  const sent = c.sendFd(commFd, p.fuseFd);
-  if (sent === 1) return undefined;
-  const why = `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
-  c.writeAll(2, `${why}\n`);
-  return why;
+  const steps: Array<[string, string | undefined]> = [["source", source]];
+  for (const f of plan.superblockFlags) steps.push([f, undefined]);
+  steps.push(...plan.params);
+  for (const [key, value] of steps) {
+    const rc = config(key, value);
+    if (rc < 0) throw attachError(p, -rc);
+  }
+  const watch = watchInit(watchCommFd, INIT_TIMEOUT_SECONDS);
+  const created = ctx.who.withAdmin(() => c.fsconfig(fsfd, c.FSCONFIG.CMD_CREATE));
+  watch.done();
+  if (created < 0) throw attachError(p, -created);
+  // Only attaching counts against mount_max, so only this part is locked;
+  // the FUSE_INIT exchange above may take as long as the server likes.
+  return withinMountMax(ctx, p, () => {
+    const mountFd = ctx.who.withAdmin(() => c.fsmount(fsfd, plan.attributes));
+    if (mountFd < 0) throw attachError(p, -mountFd);
+    const moved = ctx.who.withAdmin(() => c.moveMountToFd(mountFd, p.pinFd));
+    if (moved < 0) { c.close(mountFd); throw attachError(p, -moved); }
+    return { mountFd, mountId: mountIdOfFd(mountFd), type, source };
+  });
 }
 
 function fuseblkMissing(): boolean {
@@ -347,20 +391,31 @@ function fuseblkMissing(): boolean {
   return typeof f !== "number" && !f.toString("latin1").includes("fuseblk\n");
 }
 
-// Undo a mount nobody will serve: through its own mount fd (exactly that mount,
-// whatever the path now points to), else with the checked unmount, which
-// removes it only if the mount on top of the path is still the one we made;
-// and its mount-table record, if one was written. Our own fds go first: a
-// caller may have left us almost none, and the cleanup must not fail for that.
-export function undoMount(p: Prepared, a: { mntFd: number; mountId?: number; type: string }, recorded: boolean): void {
-  for (const fd of [p.fuseFd, p.pinFd]) if (fd >= 0) c.close(fd);
-  p.fuseFd = p.pinFd = -1;
-  if (a.mntFd >= 0) {
-    const rc = c.umount2(`/proc/self/fd/${a.mntFd}`, c.MNT_DETACH);
-    if (rc < 0 && rc !== -c.E.EINVAL) warnFuse(`cleanup umount failed: ${c.strerror(-rc)}`);
-    if (recorded) removeMountRecord(p.mnt);
+// Where the mount is now, from the kernel (the path of its root in our
+// namespace), or undefined when that cannot be told.
+export function mountedPathNow(a: Attached): string | undefined {
+  if (a.mountFd < 0) return undefined;
+  const p = c.readlink(`/proc/self/fd/${a.mountFd}`);
+  return typeof p === "number" ? undefined : p;
+}
+
+// Undo a mount nobody will serve: through its own root fd, exactly that mount,
+// whatever the path now names. Our fds go first: a caller may have left us
+// almost none, and the cleanup must not fail for that.
+export function undoMount(ctx: Ctx, p: Prepared, a: Attached): void {
+  for (const fd of [p.fuseFd, p.pinFd, p.fsFd]) if (fd >= 0) c.close(fd);
+  p.fuseFd = p.pinFd = p.fsFd = -1;
+  if (a.mountFd < 0) {
+    ctx.say.fuse("cleanup umount failed: the new mount could not be found again; unmount it with fusermount3 -u");
     return;
   }
-  const id = a.mountId ?? newMountId(p.mnt, a.type);
-  if (id !== undefined) unmount(p.mnt, { quiet: true, lazy: true, mountId: id, record: recorded });
+  const rc = ctx.who.withAdmin(() => c.umount2(`/proc/self/fd/${a.mountFd}`, c.MNT_DETACH));
+  if (rc < 0 && rc !== -c.E.EINVAL) ctx.say.fuse(`cleanup umount failed: ${c.strerror(-rc)}`);
+  c.close(a.mountFd);
+  a.mountFd = -1;
+}
+
+export function closePrepared(p: Prepared): void {
+  for (const fd of [p.fuseFd, p.pinFd, p.fsFd, p.mountpoint.parentFd]) if (fd >= 0) c.close(fd);
+  p.fuseFd = p.pinFd = p.fsFd = p.mountpoint.parentFd = -1;
 }

@@ -2,60 +2,71 @@
 // mounted in /run/mount/utab (where x- options and `user=` live). The children
 // are started the way every fusermount CVE taught: absolute paths, an empty
 // environment, cwd "/", `--no-canonicalize`, `--` before operands, real uid 0.
+//
+// libmount takes /run/mount/utab.lock, a file any user can open and flock(), so
+// a child can be stalled by anyone. Each child therefore runs with a deadline
+// and is killed past it; by then the mount has already been handed over (or
+// removed), so a stalled record costs only the record, never a mount or an
+// unmount. (Debian's 3.14 never writes these records at all.)
 
 import * as c from "./sys/libc.ts";
-import { warn } from "./sys/process.ts";
+import type { Ctx } from "./context.ts";
 
 const MTAB = "/etc/mtab";
 const UTAB = "/run/mount/utab";
+export const CHILD_TIMEOUT_MS = 3000;
+
+export type ChildResult = "ok" | "failed" | "timed out";
 
 // libfuse master's rule: only when the table exists and the mountpoint would not
-// hide it.
-export function mtabNeedsUpdate(mnt: string): boolean {
+// hide it. Asked as root (the real uid is 0 for the whole run).
+export function mtabNeedsUpdate(ctx: Ctx, mnt: string): boolean {
   if (mnt === "/" || mnt === "/etc") return false;
   const st = c.lstat(MTAB);
-  if (typeof st === "number") { if (st === -c.E.ENOENT) return false; }
-  // access() answers for the real uid, so ask as real root.
-  const ruid = c.getuid();
-  if (ruid !== 0 && c.setreuid(0, -1 >>> 0) !== 0) return false;
-  const rofs = c.access(MTAB, c.W_OK) === -30; /* EROFS */
-  if (ruid !== 0 && c.setreuid(ruid, -1 >>> 0) !== 0) {
-    warn(`Failed to set real uid: ${c.strerror(c.errno())}`);
-    c.exit(1);
-  }
-  return !rofs && c.access(UTAB, 0) === 0;
+  if (st === -c.E.ENOENT) return false;
+  return ctx.who.asRoot(() => c.access(MTAB, c.W_OK) !== -30 /* EROFS */ && c.access(UTAB, 0) === 0);
 }
 
-function runAsRealRoot(argv: string[]): boolean {
-  const ruid = c.getuid();
-  // util-linux treats a non-zero real uid as a restricted user call.
-  if (ruid !== 0 && c.setreuid(0, -1 >>> 0) !== 0) {
-    warn(`failed to execute ${argv[0]}: ${c.strerror(c.errno())}`);
-    return false;
-  }
-  try {
-    const r = Bun.spawnSync(argv, { env: {}, cwd: "/", stdin: "ignore", stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode === null && r.signalCode === null) {
-      warn(`failed to execute ${argv[0]}: ${c.strerror(c.E.ENOENT)}`);
-      return false;
+function runChild(ctx: Ctx, argv: string[]): ChildResult {
+  return ctx.who.asRoot((): ChildResult => {
+    try {
+      const r = Bun.spawnSync(argv, {
+        env: {}, cwd: "/", stdin: "ignore", stdout: "inherit", stderr: "inherit",
+        timeout: CHILD_TIMEOUT_MS, killSignal: "SIGKILL",
+      });
+      if (r.exitedDueToTimeout) {
+        ctx.say.warn(`${argv[0]} did not finish within ${CHILD_TIMEOUT_MS / 1000} seconds (is ${UTAB}.lock held?): stopped it`);
+        return "timed out";
+      }
+      if (r.exitCode === null && r.signalCode === null) {
+        ctx.say.warn(`failed to execute ${argv[0]}: ${c.strerror(c.E.ENOENT)}`);
+        return "failed";
+      }
+      return r.exitCode === 0 ? "ok" : "failed";
+    } catch (e) {
+      ctx.say.warn(`failed to execute ${argv[0]}: ${(e as Error).message}`);
+      return "failed";
     }
-    return r.exitCode === 0;
-  } catch (e) {
-    warn(`failed to execute ${argv[0]}: ${(e as Error).message}`);
-    return false;
-  } finally {
-    // Staying real-root would make every later check wrong: abort like libfuse.
-    if (ruid !== 0 && c.setreuid(ruid, -1 >>> 0) !== 0) {
-      warn(`Failed to set real uid for cmd ${argv[0]}: ${c.strerror(c.errno())}`);
-      c.exit(1);
-    }
+  });
+}
+
+export function addMountRecord(ctx: Ctx, source: string, mnt: string, type: string, record: string): ChildResult {
+  return runChild(ctx, ["/bin/mount", "--no-canonicalize", "-i", "-f", "-t", type, "-o", record, "--", source, mnt]);
+}
+
+export function removeMountRecord(ctx: Ctx, mnt: string): ChildResult {
+  return runChild(ctx, ["/bin/umount", "--no-canonicalize", "-i", "--fake", "--", mnt]);
+}
+
+// Targets with a record in utab (libmount's format: space-separated KEY=value,
+// octal escapes), for removing a stale record before writing a new one.
+export function recordedTargets(): string[] {
+  const text = c.readFile(UTAB, 1 << 24);
+  if (typeof text === "number") return [];
+  const out: string[] = [];
+  for (const line of text.toString("utf8").split("\n")) {
+    const field = line.split(" ").find((f) => f.startsWith("TARGET="));
+    if (field) out.push(field.slice(7).replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
   }
-}
-
-export function addMountRecord(source: string, mnt: string, type: string, record: string): boolean {
-  return runAsRealRoot(["/bin/mount", "--no-canonicalize", "-i", "-f", "-t", type, "-o", record, "--", source, mnt]);
-}
-
-export function removeMountRecord(mnt: string): boolean {
-  return runAsRealRoot(["/bin/umount", "--no-canonicalize", "-i", "--fake", "--", mnt]);
+  return out;
 }

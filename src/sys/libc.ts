@@ -40,6 +40,7 @@ const lib = dlopen("libc.so.6", {
   getcwd: { args: [P, u64], returns: P },
   realpath: { args: [P, P], returns: P },
   access: { args: [P, i32], returns: i32 },
+  faccessat: { args: [i32, P, i32, i32], returns: i32 },
   mount: { args: [P, P, P, u64, P], returns: i32 },
   umount2: { args: [P, i32], returns: i32 },
   syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64_fast },
@@ -70,6 +71,10 @@ const lib = dlopen("libc.so.6", {
   alarm: { args: [u32], returns: u32 },
   ioctl: { args: [i32, u64, u64], returns: i32 },
   madvise: { args: [u64, u64, i32], returns: i32 },
+  getgroups: { args: [i32, P], returns: i32 },
+  setgroups: { args: [u64, P], returns: i32 },
+  sigaction: { args: [i32, P, P], returns: i32 },
+  readlink: { args: [P, P, u64], returns: i64_fast },
 }).symbols;
 
 // i64_fast returns a number when the value fits, which it always does here.
@@ -82,8 +87,8 @@ export const strerror = (e: number): string => String(lib.strerror(e));
 export const E = {
   EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13,
   EBUSY: 16, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ENOTTY: 25,
-  EPIPE: 32, ENOSYS: 38, ELOOP: 40, ENOTSOCK: 88, EOPNOTSUPP: 95, ENOTCONN: 107,
-  ETIMEDOUT: 110, ENOPARAM: 519,
+  EPIPE: 32, ERANGE: 34, ENAMETOOLONG: 36, ENOSYS: 38, ELOOP: 40, ENOTSOCK: 88, EOPNOTSUPP: 95,
+  ECONNABORTED: 103, EXDEV: 18, ENOTCONN: 107, ETIMEDOUT: 110, EWOULDBLOCK: 11, ENOPARAM: 519,
 } as const;
 
 // A failed call, carrying errno for the message.
@@ -148,6 +153,19 @@ export const SIG = { HUP: 1, INT: 2, QUIT: 3, USR1: 10, USR2: 12, PIPE: 13, ALRM
 export const SIG_DFL = 0;
 export const SIG_IGN = 1;
 export const signal = (sig: number, handler: number): bigint => BigInt(lib.signal(sig, handler));
+
+// Ignore a signal and return its previous disposition whole (struct sigaction),
+// so that restoring it also restores a runtime's own SA_SIGINFO handler.
+export function ignoreSignal(sig: number): Buffer {
+  const old = Buffer.alloc(152);
+  const ign = Buffer.alloc(152);
+  ign.writeBigUInt64LE(BigInt(SIG_IGN), 0);
+  lib.sigaction(sig, ptr(ign), ptr(old));
+  return old;
+}
+export function restoreSignal(sig: number, old: Buffer): void {
+  lib.sigaction(sig, ptr(old), null);
+}
 
 // The mask is inherited from the caller and is per thread; this clears the
 // main thread's, which is the thread that spawns children.
@@ -234,8 +252,10 @@ export function readFd(fd: number, max: number): Buffer | number {
   return n < 0 ? -errno() : b.subarray(0, n);
 }
 
-// Read a whole (small) file with the current fsuid. Returns -errno on failure.
-export function readFile(path: string, limit = 1 << 22): Buffer | number {
+// Read a whole file with the current fsuid. Returns -errno on failure, -ENOMEM
+// past `limit`. Callers that must never mistake a big file for an unreadable
+// one (the mount table) pass no limit.
+export function readFile(path: string, limit = Number.MAX_SAFE_INTEGER): Buffer | number {
   const fd = tryOpen(path, O.RDONLY);
   if (fd < 0) return fd;
   const parts: Buffer[] = [];
@@ -283,6 +303,7 @@ function statxAt(dirfd: number, path: string, flags: number, mask: number): Stat
   };
 }
 export const lstat = (path: string) => statxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC);
+export const lstatAt = (dirfd: number, name: string) => statxAt(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC);
 export const stat = (path: string) => statxAt(AT_FDCWD, path, 0, STATX_BASIC);
 export const fstat = (fd: number) => statxAt(fd, "", AT_EMPTY_PATH, STATX_BASIC);
 // The mount an fd sits on. The request mask is empty on purpose: FUSE then
@@ -333,6 +354,13 @@ export function access(path: string, mode: number): number {
   return lib.access(P_(p), mode) < 0 ? -errno() : 0;
 }
 export const W_OK = 2;
+// faccessat(AT_EACCESS): judged by this thread's fsuid, fsgid, groups and
+// effective capabilities, not by the real ids (which are root's for the whole
+// run of the privileged helper).
+export function accessAsCurrent(path: string, mode: number): number {
+  const p = cstr(path);
+  return lib.faccessat(AT_FDCWD, P_(p), mode, 0x200 /* AT_EACCESS */) < 0 ? -errno() : 0;
+}
 
 export function hasFileCapabilities(path: string): boolean {
   const p = cstr(path);
@@ -342,6 +370,7 @@ export function hasFileCapabilities(path: string): boolean {
 }
 
 export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 export function flock(fd: number, op: number): number {
   for (;;) {
@@ -349,6 +378,15 @@ export function flock(fd: number, op: number): number {
     if (rc < 0 && errno() === E.EINTR) continue;
     return rc < 0 ? -errno() : 0;
   }
+}
+
+export function readlink(path: string): string | number {
+  const p = cstr(path);
+  const b = Buffer.alloc(4097);
+  const n = NUM(lib.readlink(P_(p), ptr(b), b.length));
+  if (n < 0) return -errno();
+  if (n >= b.length) return -E.ENAMETOOLONG;
+  return b.toString("utf8", 0, n);
 }
 
 export function lockf(fd: number, lock: boolean): number {
@@ -368,7 +406,13 @@ export function umount2(target: string, flags: number): number {
 export const MNT_DETACH = 2;
 export const UMOUNT_NOFOLLOW = 8;
 
-const SYS = { move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436 } as const;
+// Syscalls without a glibc wrapper (numbers shared by x86_64 and arm64), and
+// the per-thread credential calls whose glibc wrappers would act on every
+// thread (nptl setxid broadcast) or do not exist.
+const SYS = {
+  move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, openat2: 437,
+  ...(process.arch === "arm64" ? { setgroups: 159, capget: 90, capset: 91 } : { setgroups: 116, capget: 125, capset: 126 }),
+} as const;
 export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
 const rcOrErrno = (rc: number): number => (rc < 0 ? -errno() : rc);
@@ -557,4 +601,77 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   const rc = lib.poll(ptr(b), 1, timeoutMs);
   if (rc < 0) return -errno();
   return rc === 0 ? 0 : b.readInt16LE(6);
+}
+
+// ---- per-thread credentials --------------------------------------------------
+
+export function getgroups(): number[] | number {
+  const n = lib.getgroups(0, null);
+  if (n < 0) return -errno();
+  const b = Buffer.alloc(Math.max(4, n * 4));
+  const m = lib.getgroups(n, ptr(b));
+  if (m < 0) return -errno();
+  return Array.from({ length: m }, (_, i) => b.readUInt32LE(i * 4));
+}
+
+// glibc's setgroups (every thread): for a fresh child only.
+export function setgroups(groups: readonly number[]): number {
+  const b = Buffer.alloc(Math.max(4, groups.length * 4));
+  groups.forEach((g, i) => b.writeUInt32LE(g, i * 4));
+  return lib.setgroups(groups.length, ptr(b)) < 0 ? -errno() : 0;
+}
+
+// The raw setgroups syscall: this thread only (glibc's wrapper broadcasts).
+export function setgroupsThisThread(groups: readonly number[]): number {
+  const b = Buffer.alloc(Math.max(4, groups.length * 4));
+  groups.forEach((g, i) => b.writeUInt32LE(g, i * 4));
+  return rcOrErrno(NUM(lib.syscall(SYS.setgroups, groups.length, Number(ptr(b)), 0, 0, 0)));
+}
+
+// Capability sets of this thread as two 32-bit words each (version 3 ABI).
+export type CapSets = { effective: bigint; permitted: bigint; inheritable: bigint };
+const CAP_V3 = 0x20080522;
+function capHeader(): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(CAP_V3, 0);
+  h.writeInt32LE(0, 4); // 0: the calling thread
+  return h;
+}
+export function capget(): CapSets | number {
+  const h = capHeader();
+  const d = Buffer.alloc(24);
+  const rc = NUM(lib.syscall(SYS.capget, Number(ptr(h)), Number(ptr(d)), 0, 0, 0));
+  if (rc < 0) return -errno();
+  const word = (off: number) => BigInt(d.readUInt32LE(off)) | (BigInt(d.readUInt32LE(off + 12)) << 32n);
+  return { effective: word(0), permitted: word(4), inheritable: word(8) };
+}
+export function capset(c: CapSets): number {
+  const h = capHeader();
+  const d = Buffer.alloc(24);
+  const put = (off: number, v: bigint) => {
+    d.writeUInt32LE(Number(v & 0xffffffffn), off);
+    d.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), off + 12);
+  };
+  put(0, c.effective); put(4, c.permitted); put(8, c.inheritable);
+  return rcOrErrno(NUM(lib.syscall(SYS.capset, Number(ptr(h)), Number(ptr(d)), 0, 0, 0)));
+}
+export const CAP = { CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, KILL: 5, SETGID: 6, SETUID: 7, SYS_PTRACE: 19, SYS_ADMIN: 21 } as const;
+export const capBit = (cap: number): bigint => 1n << BigInt(cap);
+
+// ---- resolution without symlinks ----------------------------------------------
+
+export const RESOLVE = { NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, BENEATH: 0x08, IN_ROOT: 0x10 } as const;
+// openat2(2): open with resolution rules (close-on-exec always). -errno on failure.
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+  const p = cstr(path);
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags | O.CLOEXEC), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return rcOrErrno(NUM(lib.syscall(SYS.openat2, dirfd, Number(ptr(p)), Number(ptr(how)), 24, 0)));
+}
+
+// Sleep without a signal handler or a timer (poll on no fds).
+export function sleepMs(ms: number): void {
+  lib.poll(null, 0, ms);
 }

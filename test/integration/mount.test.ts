@@ -312,13 +312,19 @@ if (!canIntegrate()) {
     t.ok(await waitFor(() => mountsAt(mnt).length === 0, 10000), "and it still unmounts");
   });
 
-  t.test("--auto-unmount watchdog only", async (t) => {
+  t.test("--auto-unmount watchdog only: refused for users, kept for root", async (t) => {
     const mnt = mkdirAs(u, `${base}/auto3`);
     const r = mount(mnt);
     t.equal(r.exitCode, 0);
-    // The watcher sees EOF at once (the fake client closes after the helper
-    // exits... so hold it): the fs is dead (no server), so it unmounts.
-    const { client } = await fakeMountHold(u, { helper: OURS, args: ["--auto-unmount", "--", mnt], timeoutMs: 300 });
+    // A user's mount-less watchdog would only be a root process that waits as
+    // long and as often as they like (review finding 10).
+    const refused = fakeMount(u, { helper: OURS, args: ["--auto-unmount", "--", mnt] });
+    t.equal(refused.exitCode, 1);
+    t.equal(refused.stderr, "fusermount3: --auto-unmount without mounting is only for root (libfuse uses it after mounting directly)\n");
+    t.equal(mountsAt(mnt).length, 1, "the mount is untouched");
+    // Root (a library that mounted directly) still gets its watchdog, which
+    // unmounts the dead filesystem once the socket closes.
+    const { client } = await fakeMountHold(null, { helper: OURS, args: ["--auto-unmount", "--", mnt], timeoutMs: 300 });
     t.teardown(() => killTree(client.pid));
     t.equal(mountsAt(mnt).length, 1);
     client.kill("SIGKILL");

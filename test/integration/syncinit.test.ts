@@ -157,10 +157,11 @@ if (!canIntegrate() || !existsSync(PEER)) {
     t.equal(r.exitCode, 1);
     t.match(r.stderr, /^fusermount3: mount failed: /);
     t.equal(mountsAt(mnt).length, 0);
-    // A device that is not FUSE: the kernel rejects the fd after proceed.
+    // A device that is not FUSE never leaves the helper (review finding 5):
+    // refused before the fd would be sent, so the client sees plain EOF.
     const r2 = await peer(u, { args: sync(mnt), arm: false, env: { FUSE_KERN_DEVICE: "/dev/null" } }).report;
-    t.equal(r2.status, -22);
-    t.equal(r2.stderr, "fusermount3: mount failed: Invalid argument\n");
+    t.equal(r2.gotFd, false);
+    t.equal(r2.stderr, "fusermount3: invalid device from FUSE_KERN_DEVICE: /dev/null (not a FUSE device)\n");
     t.equal(mountsAt(mnt).length, 0);
   });
 

@@ -77,9 +77,9 @@ export function fakeMount(u: User, spec: ClientSpec): ClientReport {
 }
 
 // The "hold" variant: the client keeps the fd and the socket until killed.
-export async function fakeMountHold(u: User, spec: ClientSpec): Promise<{ report: HoldReport; client: ChildProcess }> {
+export async function fakeMountHold(u: User | null, spec: ClientSpec): Promise<{ report: HoldReport; client: ChildProcess }> {
   const client = spawn(FAKE_CLIENT, [JSON.stringify({ ...spec, mode: "hold" })], {
-    env: { PATH: "/usr/bin:/bin", HOME: "/" }, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: "/usr/bin:/bin", HOME: "/" }, ...(u ? { uid: u.uid, gid: u.gid } : {}), stdio: ["ignore", "pipe", "pipe"],
   });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = "";

@@ -1,7 +1,7 @@
-// Unit tests for src/argv.ts: glibc getopt_long("hVo:uzq") clone.
+// Unit tests for src/policy/argv.ts: glibc getopt_long("hVo:uzq") clone.
 // Expected values come from /work/shared/spec/fusermount3.md §2.
 import t from "tap";
-import { parseArgv, checkOperands, usage } from "../../src/argv.ts";
+import { parseArgv, checkOperands, usage } from "../../src/policy/argv.ts";
 
 const ALL_LONG = "'--unmount' '--lazy' '--quiet' '--help' '--version' '--options' '--auto-unmount' '--comm-fd' '--sync-init'";
 

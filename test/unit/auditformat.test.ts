@@ -1,5 +1,5 @@
 import t from "tap";
-import { formatAuditRecord, quote } from "../../src/auditformat.ts";
+import { formatAuditRecord, quote } from "../../src/policy/auditformat.ts";
 
 const at = new Date(2026, 10, 4, 9, 5, 7); // local time, as syslog() stamps
 const base = { ident: "fusermount3", pid: 42, now: at, user: "alice", uid: 1000 };

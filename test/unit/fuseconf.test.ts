@@ -1,7 +1,7 @@
-// Unit tests for src/fuseconf.ts. Expected values come from
+// Unit tests for src/policy/fuseconf.ts. Expected values come from
 // /work/shared/spec/fusermount3.md §7 (master behaviour).
 import t from "tap";
-import { parseFuseConf, scanInt } from "../../src/fuseconf.ts";
+import { parseFuseConf, scanInt } from "../../src/policy/fuseconf.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);

@@ -1,9 +1,9 @@
-// Unit tests for src/mountinfo.ts: /proc/self/mountinfo (proc(5)) parsing, FUSE mount
+// Unit tests for src/policy/mountinfo.ts: /proc/self/mountinfo (proc(5)) parsing, FUSE mount
 // counting (fusermount3.md §8.5: fuseblk not counted), ownership (§12.3).
 import t from "tap";
 import {
   parseMountinfo, unescapeOctal, countFuseMounts, topMountAt, ownedBy, isFuseType, type MountEntry,
-} from "../../src/mountinfo.ts";
+} from "../../src/policy/mountinfo.ts";
 
 const SAMPLE = [
   "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw",

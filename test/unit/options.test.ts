@@ -1,4 +1,4 @@
-// Unit tests for src/options.ts. Expected values come from
+// Unit tests for src/policy/options.ts. Expected values come from
 // /work/shared/spec/fusermount3.md §8, §11 and sync-init-protocol.md §11.
 import t from "tap";
 import type { Test } from "tap";
@@ -6,7 +6,7 @@ import {
   splitXOptions, tokenize, applyOptionPolicy, kernelData, kernelParams, fsType, fsSource,
   legacySubtypeFallback, mountRecord, mountAttributes, superblockFlags, MOUNT_FLAGS,
   type Caller, type MountRequest, type PolicyResult,
-} from "../../src/options.ts";
+} from "../../src/policy/options.ts";
 
 const CONF = "/etc/fuse.conf";
 const USER: Caller = { isRoot: false, userAllowOther: false, confPath: CONF };
@@ -446,7 +446,7 @@ t.test("hostile inputs do not throw", async (t) => {
 });
 
 t.test("x- options that mount(8) would act on as root are refused", async (t) => {
-  const { checkXOptions } = await import("../../src/options.ts");
+  const { checkXOptions } = await import("../../src/policy/options.ts");
   t.equal(checkXOptions(""), undefined);
   t.equal(checkXOptions("x-gvfs-hide,x-gdu.hide,x-"), undefined, "GNOME's hints pass");
   t.equal(checkXOptions("x-gvfs-hide,x-mount.mkdir"), "unknown option 'x-mount.mkdir'");

@@ -1,9 +1,9 @@
-// Unit tests for src/paths.ts. Expected values come from fusermount3.md §6 (path
+// Unit tests for src/policy/paths.ts. Expected values come from fusermount3.md §6 (path
 // resolution), §12.2 (chdir_to_parent), §9 (fs-type whitelist, %#010lx), §16/§17 (strtol fd).
 import t from "tap";
 import {
   splitForResolution, joinResolved, splitParent, fsMagicHex, parseFdNumber, ALLOWED_MOUNTPOINT_FS,
-} from "../../src/paths.ts";
+} from "../../src/policy/paths.ts";
 
 t.test("splitForResolution (§6)", async (t) => {
   const cases: Array<[string, { toResolve: string; last?: string }]> = [

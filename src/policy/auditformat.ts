@@ -15,11 +15,23 @@ const NOTICE = 5;
 const INFO = 6;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const MAX_VALUE = 1024;
+// The syslog tag of every record: fixed, so that no caller can make a record
+// look like another program's (argv[0] is the caller's to choose).
+export const AUDIT_IDENT = "fusermount3";
 
-// JSON quoting escapes quotes, backslashes and control characters; long values
-// are cut so that one record stays one datagram.
+// Characters a log reader could be fooled by: C0 and C1 controls, format
+// characters (bidi overrides and isolates, zero-width marks), line and
+// paragraph separators, private-use and unassigned code points, and lone
+// surrogates (JSON.stringify already escapes those).
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/gu;
+const escapeUnit = (ch: string): string =>
+  Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`).join("");
+
+// JSON quoting escapes quotes, backslashes and C0 controls; everything else a
+// reader could misread is escaped as \uXXXX; long values are cut so that one
+// record stays one datagram.
 export function quote(v: string): string {
-  return JSON.stringify(v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v);
+  return JSON.stringify(v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v).replace(UNSAFE, escapeUnit);
 }
 
 export function formatAuditRecord(r: {

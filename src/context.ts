@@ -1,0 +1,13 @@
+// What one run (one request) carries: who asks and the privilege states this
+// thread may enter for them, where its messages go, and its audit record.
+// Passed to every step; nothing of it lives in module globals.
+
+import type { Privileges } from "./sys/creds.ts";
+import type { Reporter } from "./sys/report.ts";
+import type { AuditTrail } from "./audit.ts";
+
+export type Ctx = {
+  readonly who: Privileges;
+  readonly say: Reporter;
+  readonly audit: AuditTrail;
+};
