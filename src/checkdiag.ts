@@ -242,7 +242,13 @@ export function describeInstalled(h: InstalledHelper): string {
 }
 
 const known = (p: string) => LIBFUSE_HELPER_PATHS.find((x) => x.path === p);
-const whoRuns = (paths: string[]): string => [...new Set(paths.map((p) => known(p)?.who ?? "programs"))].join(" and ");
+// "libfuse 3 programs", "libfuse 3 and libfuse 2 programs", ...
+function whoRuns(paths: string[]): string {
+  const who = [...new Set(paths.map((p) => known(p)?.who ?? "programs"))];
+  const libfuse = who.filter((w) => /^libfuse \d programs$/.test(w)).map((w) => w.replace(/ programs$/, ""));
+  const rest = who.filter((w) => !/^libfuse \d programs$/.test(w));
+  return [...(libfuse.length ? [`${libfuse.join(" and ")} programs`] : []), ...rest].join(" and ");
+}
 
 export function installedFindings(list: InstalledHelper[]): Finding[] {
   const out: Finding[] = [];

@@ -155,7 +155,7 @@ t.test("installedFindings: the fusermount3 FUSE programs run", async (t) => {
   t.same(d.installedFindings([helperAt({ thisLauncher: true })]), [], "ours: nothing to say");
   const other = d.installedFindings([helperAt({ paths: ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/bin/fusermount"] })]);
   t.same(other.map((f) => [f.id, f.severity]), [["fusermount-other", "note"]], "another set-uid helper is a note, not a problem");
-  t.equal(other[0]!.message, "libfuse 3 programs and libfuse 2 programs run /usr/bin/fusermount3 (another fusermount3, without " +
+  t.equal(other[0]!.message, "libfuse 3 and libfuse 2 programs run /usr/bin/fusermount3 (another fusermount3, without " +
     "--sync-init), not this one: ./install.sh --system replaces it; `command -v fusermount3` shows the one your shell runs");
   const plain = d.installedFindings([helperAt({ mode: 0o100755 })]);
   t.same(plain.map((f) => [f.id, f.severity]), [["fusermount-not-setuid", "problem"]]);
