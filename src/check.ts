@@ -88,21 +88,25 @@ function probeProtocol(fd: number): string | null {
 // server would: it reads the request from the fd and writes a minimal
 // fuse_init_out (7.x, no feature flags) in one write; if that write is refused
 // it answers with an error, which ends the kernel's wait as well. The state goes
-// through shared memory: the main thread never runs its event loop here.
-// state: 0 starting, 1 ready, 2 answered, <0 -errno; then major, minor.
+// through shared memory: the main thread never runs its event loop here. The
+// worker reads its own duplicate of the fd and closes it, so a number the main
+// thread closes and reuses is never read by it.
+// state: 0 starting, 1 ready, 2 answered, -1 given up by the main thread,
+// other <0 -errno; then the request's major and minor.
 const INIT_ANSWERER = `
 import { dlopen, FFIType } from "bun:ffi";
 const L = dlopen("libc.so.6", {
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
-  __errno_location: { args: [], returns: FFIType.ptr },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
 }).symbols;
 self.onmessage = (e) => {
   const { fd, shared, waitMs } = e.data;
   const st = new Int32Array(shared);
-  const done = (v) => { Atomics.store(st, 0, v); Atomics.notify(st, 0); self.close(); };
-  Atomics.store(st, 0, 1); Atomics.notify(st, 0);
+  const done = (v) => { L.close(fd); Atomics.store(st, 0, v); Atomics.notify(st, 0); self.close(); };
+  if (Atomics.compareExchange(st, 0, 0, 1) !== 0) { L.close(fd); self.close(); return; }
+  Atomics.notify(st, 0);
   const pfd = new Uint8Array(8); const pv = new DataView(pfd.buffer);
   pv.setInt32(0, fd, true); pv.setInt16(4, 1, true);
   if (L.poll(pfd, 1, waitMs) <= 0) return done(-110);
@@ -141,16 +145,19 @@ function probeSyncInit(): EndToEnd {
     if (fs < 0) return fail(`fsopen/fsconfig: ${c.strerror(-fs)}`);
     const shared = new SharedArrayBuffer(12);
     const st = new Int32Array(shared);
+    const theirs = c.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 3);
+    if (theirs < 0) return skip(`dup: ${c.strerror(c.errno())}`);
     try {
       const w = new Worker(URL.createObjectURL(new Blob([INIT_ANSWERER], { type: "application/javascript" })));
-      w.postMessage({ fd, shared, waitMs: INIT_WAIT_MS });
+      w.postMessage({ fd: theirs, shared, waitMs: INIT_WAIT_MS });
     } catch (e) {
+      c.close(theirs);
       return skip(`no thread to answer FUSE_INIT: ${e instanceof Error ? e.message : String(e)}`);
     }
-    // Only block in CMD_CREATE once something is ready to answer.
-    if (Atomics.wait(st, 0, 0, 3000) === "timed-out" && Atomics.load(st, 0) === 0) {
-      return skip("the thread that answers FUSE_INIT did not start");
-    }
+    // Only block in CMD_CREATE once something is ready to answer; a worker
+    // that starts after we gave up closes its fd and does nothing.
+    Atomics.wait(st, 0, 0, 3000);
+    if (Atomics.compareExchange(st, 0, 0, -1) === 0) return skip("the thread that answers FUSE_INIT did not start");
     c.alarm(PROBE_ALARM_SECONDS);
     const created = c.fsconfig(fs, c.FSCONFIG.CMD_CREATE);
     c.alarm(0);
