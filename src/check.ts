@@ -1,10 +1,12 @@
 // `fusermount3 --check [--json]`: what a user needs to know when a mount is
-// refused, and nothing they could not learn anyway. Every problem is one line
-// that names its fix. Exit 0 when healthy, 1 otherwise.
+// refused, and nothing they could not learn anyway. This file gathers the facts
+// (files, the kernel, a FUSE_INIT exchange); src/policy/checkdiag.ts turns them into
+// findings, each one line that names its fix. Exit 0 when no problem is found
+// (notes do not count), 1 otherwise.
 
 import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
-import type { Credentials } from "./sys/creds.ts";
+import { isRootCaller, type Credentials } from "./sys/creds.ts";
 import { readConfQuiet } from "./mount.ts";
 import { readMountTable } from "./sys/mounttable.ts";
 import { countFuseMounts, countsAgainstMountMax, type MountEntry } from "./policy/mountinfo.ts";
@@ -12,63 +14,244 @@ import { FUSE_CONF } from "./policy/fuseconf.ts";
 import { Refusal } from "./policy/refusal.ts";
 import { VERSION } from "./version.ts";
 import { FUSE_DEV_IOC_SYNC_INIT } from "../protocol/wire.ts";
+import * as d from "./policy/checkdiag.ts";
 
 type Report = {
   version: string;
   launcher: string;
   helper: string;
   privileged: boolean;
+  noNewPrivs: boolean | null;
   kernel: string;
   fuseProtocol: string | null;
-  syncInit: "supported" | "not supported" | "unknown";
+  syncInit: d.SyncInitFacts["ioctl"];
+  syncInitEndToEnd: { result: d.SyncInitFacts["endToEnd"]; detail: string };
   device: { path: string; present: boolean; mode: string | null; usable: boolean };
   fuseConf: { mountMax: number; userAllowOther: boolean; ignoredLines: number[] };
   mounts: { yours: number; counted: number; mountMax: number };
+  launcherBuiltFor: string[] | null;
+  apparmor: {
+    enabled: boolean | null; label: string | null; mode: string | null; confined: boolean;
+    profile: string; profilePresent: boolean; localRules: d.LocalRules; attachIsThisLauncher: boolean;
+  };
+  installed: { paths: string[]; state: string; setuidRoot: boolean; thisLauncher: boolean; syncInitOption: boolean | null; helper: string[] }[];
+  findings: d.Finding[];
   problems: string[];
+  notes: string[];
 };
 
-// The kernel's FUSE protocol version, from the FUSE_INIT it queues for a
-// superblock that is created and dropped without ever being attached.
-function probeProtocol(caller: Credentials, fd: number): string | null {
-  if (c.geteuid() !== 0) return null;
+const ident = (s: c.Stat): string => `${s.dev}:${s.ino}`;
+const statOrNull = (path: string): c.Stat | null => { const s = c.stat(path); return typeof s === "number" ? null : s; };
+
+// Everything here runs lowered (the caller's credentials, src/sys/creds.ts),
+// so the report holds nothing the caller could not read; only the FUSE
+// superblock probes take CAP_SYS_ADMIN.
+
+// A regular file's bytes, or -errno.
+function readAsCaller(path: string, limit: number): Buffer | number {
+  const st = c.stat(path);
+  if (typeof st === "number") return st;
+  if ((st.mode & c.S.IFMT) !== c.S.IFREG) return -c.E.EINVAL;
+  return c.readFile(path, limit);
+}
+const text = (b: Buffer | number): string | null => (typeof b === "number" ? null : b.toString("utf8"));
+const BINARY_LIMIT = 16 << 20;
+
+// ---- the kernel's FUSE protocol and synchronous FUSE_INIT ---------------------
+
+function fuseContext(caller: Credentials, fd: number): number {
   const fs = c.fsopen("fuse");
+  if (fs < 0) return fs;
+  for (const [k, v] of [["source", "fusermount3-check"], ["fd", String(fd)], ["rootmode", "40000"],
+    ["user_id", String(caller.uid)], ["group_id", String(caller.gid)]] as const) {
+    const rc = c.fsconfig(fs, c.FSCONFIG.SET_STRING, k, v);
+    if (rc < 0) { c.close(fs); return rc; }
+  }
+  return fs;
+}
+
+// Without sync init: the FUSE_INIT the kernel queues for a superblock that is
+// created and dropped without ever being mounted carries its protocol version.
+function probeProtocol(caller: Credentials, fd: number): string | null {
+  const fs = fuseContext(caller, fd);
   if (fs < 0) return null;
   try {
-    for (const [k, v] of [["source", "fusermount3-check"], ["fd", String(fd)], ["rootmode", "40000"],
-      ["user_id", String(caller.uid)], ["group_id", String(caller.gid)]] as const) {
-      if (c.fsconfig(fs, c.FSCONFIG.SET_STRING, k, v) < 0) return null;
-    }
     if (c.fsconfig(fs, c.FSCONFIG.CMD_CREATE) < 0) return null;
     if (c.pollOne(fd, c.POLL.IN, 1000) <= 0) return null;
     const req = c.readFd(fd, (1 << 20) + 8192);
-    if (typeof req === "number" || req.length < 48 || req.readUInt32LE(4) !== 26 /* FUSE_INIT */) return null;
-    return `${req.readUInt32LE(40)}.${req.readUInt32LE(44)}`;
+    const init = typeof req === "number" ? null : d.parseInitRequest(req);
+    return init ? `${init.major}.${init.minor}` : null;
   } finally {
     c.close(fs);
   }
 }
 
-function installProblems(caller: Credentials, launcher: string, helper: string, privileged: boolean): string[] {
-  const problems: string[] = [];
-  const h = c.stat(helper);
-  if (typeof h !== "number") {
-    if (h.mode & (c.S.ISUID | c.S.ISGID)) problems.push(`${helper} is set-uid or set-gid: only the launcher may be (chmod 0755 ${helper})`);
-    if (h.uid !== 0 || (h.mode & 0o022)) problems.push(`${helper} must be owned by root and writable only by root (chown root:root; chmod 0755)`);
+// With sync init armed, FSCONFIG_CMD_CREATE sends FUSE_INIT and waits for the
+// answer, blocking this (the main) thread. A Worker thread answers it, as a FUSE
+// server would: it reads the request from the fd and writes a minimal
+// fuse_init_out (7.x, no feature flags) in one write; if that write is refused
+// it answers with an error, which ends the kernel's wait as well. The state goes
+// through shared memory: the main thread never runs its event loop here. The
+// worker reads its own duplicate of the fd and closes it, so a number the main
+// thread closes and reuses is never read by it.
+// state: 0 starting, 1 ready, 2 answered, -1 given up by the main thread,
+// other <0 -errno; then the request's major and minor.
+const INIT_ANSWERER = `
+import { dlopen, FFIType } from "bun:ffi";
+const L = dlopen("libc.so.6", {
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+}).symbols;
+self.onmessage = (e) => {
+  const { fd, shared, waitMs } = e.data;
+  const st = new Int32Array(shared);
+  const done = (v) => { L.close(fd); Atomics.store(st, 0, v); Atomics.notify(st, 0); self.close(); };
+  if (Atomics.compareExchange(st, 0, 0, 1) !== 0) { L.close(fd); self.close(); return; }
+  Atomics.notify(st, 0);
+  const pfd = new Uint8Array(8); const pv = new DataView(pfd.buffer);
+  pv.setInt32(0, fd, true); pv.setInt16(4, 1, true);
+  if (L.poll(pfd, 1, waitMs) <= 0) return done(-110);
+  const req = new Uint8Array((1 << 20) + 8192); const rv = new DataView(req.buffer);
+  const n = Number(L.read(fd, req, req.length));
+  if (n < 48 || rv.getUint32(4, true) !== 26) return done(-71);
+  const unique = rv.getBigUint64(8, true);
+  Atomics.store(st, 1, rv.getUint32(40, true)); Atomics.store(st, 2, rv.getUint32(44, true));
+  const out = new Uint8Array(80); const o = new DataView(out.buffer);
+  o.setUint32(0, 80, true); o.setInt32(4, 0, true); o.setBigUint64(8, unique, true);
+  o.setUint32(16, 7, true); o.setUint32(20, Math.min(rv.getUint32(44, true), 31), true);
+  o.setUint32(24, 65536, true); o.setUint32(40, 65536, true); o.setUint32(44, 1, true); o.setUint16(48, 16, true);
+  if (Number(L.write(fd, out, 80)) === 80) return done(2);
+  const err = new Uint8Array(16); const ev = new DataView(err.buffer);
+  ev.setUint32(0, 16, true); ev.setInt32(4, -71, true); ev.setBigUint64(8, unique, true);
+  L.write(fd, err, 16);
+  done(-71);
+};
+`;
+const INIT_WAIT_MS = 5000;
+const PROBE_ALARM_SECONDS = 15; // last resort (SIGALRM is fatal): the answerer is bounded well below it
+
+type EndToEnd = { result: d.SyncInitFacts["endToEnd"]; detail: string; protocol: string | null };
+
+function probeSyncInit(caller: Credentials): EndToEnd {
+  const skip = (detail: string): EndToEnd => ({ result: "not exercised", detail, protocol: null });
+  const fail = (detail: string, protocol: string | null = null): EndToEnd => ({ result: "failed", detail, protocol });
+  if (c.geteuid() !== 0) return skip("not running as root");
+  const fd = c.tryOpen("/dev/fuse", c.O.RDWR);
+  if (fd < 0) return fail(`open /dev/fuse: ${c.strerror(-fd)}`);
+  let fs = -1;
+  try {
+    const armed = c.ioctl(fd, FUSE_DEV_IOC_SYNC_INIT);
+    if (armed < 0) return fail(`FUSE_DEV_IOC_SYNC_INIT: ${c.strerror(-armed)}`);
+    fs = fuseContext(caller, fd);
+    if (fs < 0) return fail(`fsopen/fsconfig: ${c.strerror(-fs)}`);
+    const shared = new SharedArrayBuffer(12);
+    const st = new Int32Array(shared);
+    const theirs = c.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 3);
+    if (theirs < 0) return skip(`dup: ${c.strerror(c.errno())}`);
+    try {
+      const w = new Worker(URL.createObjectURL(new Blob([INIT_ANSWERER], { type: "application/javascript" })));
+      w.postMessage({ fd: theirs, shared, waitMs: INIT_WAIT_MS });
+    } catch (e) {
+      c.close(theirs);
+      return skip(`no thread to answer FUSE_INIT: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // Only block in CMD_CREATE once something is ready to answer; a worker
+    // that starts after we gave up closes its fd and does nothing.
+    Atomics.wait(st, 0, 0, 3000);
+    if (Atomics.compareExchange(st, 0, 0, -1) === 0) return skip("the thread that answers FUSE_INIT did not start");
+    c.alarm(PROBE_ALARM_SECONDS);
+    const created = c.fsconfig(fs, c.FSCONFIG.CMD_CREATE);
+    c.alarm(0);
+    // The answerer's verdict, if not in yet (after a failed create there may be
+    // no request to answer: do not wait out its poll).
+    Atomics.wait(st, 0, 1, created < 0 ? 200 : INIT_WAIT_MS);
+    const state = Atomics.load(st, 0);
+    const protocol = state === 2 || Atomics.load(st, 1) !== 0 ? `${Atomics.load(st, 1)}.${Atomics.load(st, 2)}` : null;
+    if (created < 0) {
+      const why = c.fsContextMessages(fs).join("; ");
+      return fail(`FSCONFIG_CMD_CREATE: ${c.strerror(-created)}${why ? ` (${why})` : ""}`, protocol);
+    }
+    if (state !== 2) return fail(state === -110 ? "no FUSE_INIT request arrived" : "the FUSE_INIT answer was refused", protocol);
+    // The superblock exists; a detached mount of it is what --sync-init attaches.
+    const mnt = c.fsmount(fs, 0x2 | 0x4 /* MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV */);
+    if (mnt < 0) return fail(`fsmount: ${c.strerror(-mnt)}`, protocol);
+    c.close(mnt); // never attached: closing it is its unmount
+    return { result: "works", detail: "", protocol };
+  } finally {
+    if (fs >= 0) c.close(fs);
+    c.close(fd);
   }
-  const l = c.stat(launcher);
-  if (typeof l === "number") {
-    problems.push(`launcher ${launcher} not found next to the helper: reinstall with ./install.sh`);
-  } else if (l.uid !== 0 || (l.mode & 0o7777) !== 0o4755) {
-    problems.push(`${launcher} must be owned by root with mode 4755 (chown root:root ${launcher}; chmod 4755 ${launcher})`);
-  }
-  if (!privileged && caller.uid !== 0) {
-    const nosuid = c.mountFlags(launcher);
-    problems.push(typeof nosuid === "number" && (nosuid & 2 /* ST_NOSUID */)
-      ? `${launcher} is on a filesystem mounted nosuid, so it cannot run as root: install it elsewhere (./install.sh --prefix DIR)`
-      : `not running as root: run fusermount3 through its set-uid launcher ${launcher} (not with NoNewPrivileges)`);
-  }
-  return problems;
 }
+
+// ---- AppArmor, NoNewPrivileges, the installed fusermount3s ---------------------
+
+function appArmorFacts(launcher: c.Stat | null): d.AppArmorFacts {
+  const en = c.readFile(d.APPARMOR_ENABLED, 64);
+  const enabled = typeof en === "number" ? null : d.parseYesNo(en.toString("latin1"));
+  let label: d.AppArmorLabel | null = null;
+  let labelErrno: number | null = null;
+  for (const f of d.APPARMOR_LABEL_FILES) {
+    const b = c.readFile(f, 4096);
+    if (typeof b === "number") { labelErrno = -b; continue; }
+    label = d.parseAppArmorLabel(b.toString("utf8"));
+    if (label) { labelErrno = null; break; }
+  }
+  const profile = statOrNull(d.APPARMOR_PROFILE);
+  const attach = statOrNull(d.APPARMOR_ATTACH_PATH);
+  return {
+    enabled, label, labelErrno,
+    profilePresent: profile !== null && (profile.mode & c.S.IFMT) === c.S.IFREG,
+    localRules: d.localRulesState(text(readAsCaller(d.APPARMOR_LOCAL, 1 << 20))),
+    attachIsThisLauncher: attach !== null && launcher !== null && ident(attach) === ident(launcher),
+  };
+}
+
+function noNewPrivs(): boolean | null {
+  const s = c.readFile("/proc/self/status", 1 << 16);
+  return typeof s === "number" ? null : d.parseNoNewPrivs(s.toString("latin1"));
+}
+
+// Paths read out of a binary are looked up as the caller, like its bytes.
+function helpersPresent(paths: string[]): boolean {
+  return paths.some((p) => statOrNull(p) !== null);
+}
+
+function installedHelpers(launcher: c.Stat | null): d.InstalledHelper[] {
+  const groups = new Map<string, d.InstalledHelper>();
+  for (const { path } of d.LIBFUSE_HELPER_PATHS) {
+    const st = statOrNull(path);
+    if (!st) continue;
+    const key = ident(st);
+    const seen = groups.get(key);
+    if (seen) { seen.paths.push(path); continue; }
+    const regular = (st.mode & c.S.IFMT) === c.S.IFREG;
+    const bytes = regular ? readAsCaller(path, BINARY_LIMIT) : -c.E.EINVAL;
+    const builtFor = typeof bytes === "number" ? [] : d.embeddedHelperPaths(bytes);
+    groups.set(key, {
+      paths: [path], mode: st.mode, uid: st.uid, regular, readable: typeof bytes !== "number",
+      thisLauncher: launcher !== null && ident(launcher) === key,
+      builtFor, builtForPresent: helpersPresent(builtFor),
+      syncInit: typeof bytes !== "number" && d.knowsSyncInit(bytes),
+    });
+  }
+  return [...groups.values()];
+}
+
+function launcherFacts(launcher: string, helper: string, prefix: string): d.LauncherFacts {
+  const bytes = readAsCaller(launcher, BINARY_LIMIT);
+  const builtFor = typeof bytes === "number" ? null : d.embeddedHelperPaths(bytes);
+  const self = statOrNull(helper);
+  const builtForThisHelper = builtFor !== null && builtFor.some((p) => {
+    if (p === helper) return true;
+    const s = statOrNull(p);
+    return s !== null && self !== null && ident(s) === ident(self);
+  });
+  return { launcher, helper, prefix, builtFor, builtForThisHelper };
+}
+
+// ---- the report ----------------------------------------------------------------
 
 export function check(ctx: Ctx, json: boolean): number {
   const caller = ctx.who.caller;
@@ -76,62 +259,109 @@ export function check(ctx: Ctx, json: boolean): number {
   const prefix = helper.split("/").slice(0, -3).join("/");
   const launcher = `${prefix}/bin/fusermount3`;
   const privileged = c.geteuid() === 0;
-  const problems: string[] = [];
+  const findings: d.Finding[] = [];
+  const problem = (id: string, message: string) => findings.push({ id, severity: "problem", message });
 
   const device = "/dev/fuse";
   const st = c.stat(device);
   const present = typeof st !== "number" && (st.mode & c.S.IFMT) === c.S.IFCHR;
   const fd = present ? c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK) : -c.E.ENOENT;
-  if (!present) problems.push(`${device} is missing: load the FUSE module (modprobe fuse)`);
-  else if (fd < 0) problems.push(`you cannot open ${device} (${c.strerror(-fd)}): make it mode 0666 (chmod 0666 ${device})`);
+  if (!present) problem("device-missing", `${device} is missing: load the FUSE module (modprobe fuse)`);
+  else if (fd < 0) problem("device-unusable", `you cannot open ${device} (${c.strerror(-fd)}): make it mode 0666 (chmod 0666 ${device})`);
 
-  let syncInit: Report["syncInit"] = "unknown";
+  let ioctl: d.SyncInitFacts["ioctl"] = "unknown";
   let fuseProtocol: string | null = null;
+  let e2e: EndToEnd = { result: "not exercised", detail: `${device} not usable`, protocol: null };
   if (fd >= 0) {
     const armed = c.ioctl(fd, FUSE_DEV_IOC_SYNC_INIT);
-    syncInit = armed === 0 ? "supported" : armed === -c.E.ENOTTY ? "not supported" : "unknown";
+    ioctl = armed === 0 ? "supported" : armed === -c.E.ENOTTY ? "not supported" : "unknown";
     c.close(fd);
-    const probe = c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK);
-    if (probe >= 0) { fuseProtocol = ctx.who.withAdmin(() => probeProtocol(caller, probe)); c.close(probe); }
+    if (ioctl === "supported") {
+      e2e = ctx.who.withAdmin(() => probeSyncInit(caller));
+      fuseProtocol = e2e.protocol;
+    } else {
+      e2e = { result: "not exercised", detail: "the kernel does not offer it", protocol: null };
+    }
+    if (fuseProtocol === null && privileged) {
+      const probe = c.tryOpen(device, c.O.RDWR | c.O.NONBLOCK);
+      if (probe >= 0) { fuseProtocol = ctx.who.withAdmin(() => probeProtocol(caller, probe)); c.close(probe); }
+    }
   }
+  const syncInit: d.SyncInitFacts = { ioctl, endToEnd: e2e.result, detail: e2e.detail };
+  findings.push(...d.syncInitFindings(syncInit));
 
   const conf = readConfQuiet();
-  for (const m of conf.messages) problems.push(`${m}: fix or remove that line`);
+  for (const m of conf.messages) problem("fuse-conf", `${m}: fix or remove that line`);
   let table: MountEntry[] = [];
   try {
     table = readMountTable();
   } catch (e) {
     if (!(e instanceof Refusal)) throw e;
-    problems.push(`${e.message}: mount_max cannot be enforced and -u cannot find mounts until it can be read`);
+    problem("mount-table", `${e.message}: mount_max cannot be enforced and -u cannot find mounts until it can be read`);
   }
   const counted = countFuseMounts(table);
   const yours = table.filter((e) => countsAgainstMountMax(e) &&
     e.superOptions.split(",").includes(`user_id=${caller.uid}`)).length;
-  if (caller.uid !== 0 && conf.mountMax !== -1 && counted >= conf.mountMax) {
-    problems.push(`mount_max reached (${counted} FUSE mounts, mount_max = ${conf.mountMax}): unmount some or raise mount_max in ${FUSE_CONF}`);
+  if (!isRootCaller(caller) && conf.mountMax !== -1 && counted >= conf.mountMax) {
+    problem("mount-max", `mount_max reached (${counted} FUSE mounts, mount_max = ${conf.mountMax}): unmount some or raise mount_max in ${FUSE_CONF}`);
   }
-  problems.push(...installProblems(caller, launcher, helper, privileged));
+
+  const helperStat = statOrNull(helper);
+  const launcherStat = statOrNull(launcher);
+  const nnp = noNewPrivs();
+  const nosuid = launcherStat ? c.mountFlags(launcher) : 0;
+  findings.push(...d.installFindings({
+    helper, helperFile: helperStat, launcher, launcherFile: launcherStat, privileged,
+    callerIsRoot: isRootCaller(caller), launcherNosuid: nosuid >= 0 && (nosuid & 2 /* ST_NOSUID */) !== 0, noNewPrivs: nnp,
+  }));
+  const lf = launcherStat ? launcherFacts(launcher, helper, prefix) : null;
+  if (lf) findings.push(...d.launcherFindings(lf));
+  const installed = installedHelpers(launcherStat);
+  findings.push(...d.installedFindings(installed));
+  const aa = appArmorFacts(launcherStat);
+  findings.push(...d.appArmorFindings(aa));
 
   const report: Report = {
-    version: VERSION, launcher, helper, privileged, kernel: c.kernelRelease(), fuseProtocol, syncInit,
+    version: VERSION, launcher, helper, privileged, noNewPrivs: nnp, kernel: c.kernelRelease(), fuseProtocol,
+    syncInit: ioctl, syncInitEndToEnd: { result: e2e.result, detail: e2e.detail },
     device: { path: device, present, mode: present && typeof st !== "number" ? (st.mode & 0o7777).toString(8).padStart(4, "0") : null, usable: fd >= 0 },
     fuseConf: { mountMax: conf.mountMax, userAllowOther: conf.userAllowOther, ignoredLines: conf.ignoredLines },
     mounts: { yours, counted, mountMax: conf.mountMax },
-    problems,
+    launcherBuiltFor: lf?.builtFor ?? null,
+    apparmor: {
+      enabled: aa.enabled, label: aa.label?.label ?? null, mode: aa.label?.mode ?? null, confined: aa.label?.confined ?? false,
+      profile: d.APPARMOR_PROFILE, profilePresent: aa.profilePresent, localRules: aa.localRules, attachIsThisLauncher: aa.attachIsThisLauncher,
+    },
+    installed: installed.map((h) => ({
+      paths: h.paths, state: d.describeInstalled(h), setuidRoot: d.isSetuidRoot(h), thisLauncher: h.thisLauncher,
+      syncInitOption: h.thisLauncher ? true : h.readable && h.builtFor.length === 0 ? h.syncInit : null, helper: h.builtFor,
+    })),
+    findings,
+    problems: findings.filter((f) => f.severity === "problem").map((f) => f.message),
+    notes: findings.filter((f) => f.severity === "note").map((f) => f.message),
   };
-  ctx.say.out(json ? JSON.stringify(report, null, 2) + "\n" : formatReport(ctx.say.progname, report));
-  return problems.length === 0 ? 0 : 1;
+  ctx.say.out(json ? JSON.stringify(report, null, 2) + "\n" : formatReport(ctx.say.progname, report, syncInit));
+  return report.problems.length === 0 ? 0 : 1;
 }
 
-function formatReport(progname: string, r: Report): string {
+function formatReport(progname: string, r: Report, s: d.SyncInitFacts): string {
+  const aa = r.apparmor;
   const lines = [
     `fusermount3 ${r.version}: launcher ${r.launcher}, helper ${r.helper}${r.privileged ? "" : " (not running as root)"}`,
-    `kernel ${r.kernel}; FUSE protocol ${r.fuseProtocol ?? "unknown"}; synchronous FUSE_INIT ${r.syncInit}`,
+    `kernel ${r.kernel}; FUSE protocol ${r.fuseProtocol ?? "unknown"}; synchronous FUSE_INIT ${d.describeSyncInit(s)}`,
     `${r.device.path}: ${r.device.present ? `mode ${r.device.mode}, ${r.device.usable ? "usable by you" : "not usable by you"}` : "missing"}`,
     `${FUSE_CONF}: mount_max = ${r.fuseConf.mountMax}, user_allow_other ${r.fuseConf.userAllowOther ? "set" : "not set"}` +
       (r.fuseConf.ignoredLines.length ? `, ignored lines ${r.fuseConf.ignoredLines.join(", ")}` : ""),
     `FUSE mounts: ${r.mounts.yours} yours, ${r.mounts.counted} counted against mount_max`,
+    `AppArmor: ${aa.enabled === null ? "not in this kernel" : aa.enabled ? "enabled" : "disabled"}` +
+      (aa.label ? `, ${aa.confined ? `confined by '${aa.label}' (${aa.mode})` : "unconfined"}` : "") +
+      (aa.profilePresent ? `; ${aa.profile} present, local rules ${aa.localRules === "ours" ? "of fusermount3-ts" : aa.localRules}` : "") +
+      `; NoNewPrivileges ${r.noNewPrivs === null ? "unknown" : r.noNewPrivs ? "set" : "not set"}`,
+    `fusermount3 where FUSE programs look: ` + (r.installed.length
+      ? r.installed.map((h) => `${h.paths.join(" = ")} (${h.state})`).join("; ")
+      : `none of ${d.LIBFUSE_HELPER_PATHS.map((p) => p.path).join(", ")}`),
   ];
+  for (const n of r.notes) lines.push(`${progname}: note: ${n}`);
   if (r.problems.length === 0) lines.push("no problems found");
   for (const p of r.problems) lines.push(`${progname}: ${p}`);
   return lines.join("\n") + "\n";
