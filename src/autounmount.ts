@@ -154,12 +154,15 @@ export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | u
   }
   if (!shouldAutoUnmount(ctx.who.caller, m, type, mountId)) return c.exit(0);
   ctx.audit.begin({ action: "auto-unmount", mountpoint: mnt, ...(type !== undefined ? { fstype: type } : {}) });
-  let code = 1;
+  let done: ReturnType<typeof unmount>;
   try {
-    code = unmount(ctx, m, { quiet: true, lazy: true, ...(mountId !== undefined ? { mountId } : {}) });
-  } catch { /* the table could not be read: nothing removed */ }
-  ctx.audit.end(code === 0 ? "ok" : "failed");
-  return c.exit(code);
+    done = unmount(ctx, m, { quiet: true, lazy: true, ...(mountId !== undefined ? { mountId } : {}) });
+  } catch (e) {
+    done = { code: 1, reason: e instanceof Refusal ? e.message : String(e) }; // nothing was removed
+  }
+  if (done.code === 0) ctx.audit.end("ok");
+  else ctx.audit.end("failed", done.reason);
+  return c.exit(done.code);
 }
 
 // After a successful mount with auto_unmount: watch exactly that mount. The

@@ -64,9 +64,10 @@ function run(ctx: Ctx, args: readonly string[], env: Env): number {
   c.chdir("/");
   ctx.audit.update({ mountpoint: mountpoint.path });
   if (p.unmount && !p.autoUnmount) {
-    const code = unmount(ctx, mountpoint, { quiet: p.quiet, lazy: p.lazy });
-    ctx.audit.end(code === 0 ? "ok" : "failed");
-    return code;
+    const done = unmount(ctx, mountpoint, { quiet: p.quiet, lazy: p.lazy });
+    if (done.code === 0) ctx.audit.end("ok");
+    else ctx.audit.end("failed", done.reason);
+    return done.code;
   }
 
   const commFd = commSocket(p, env);

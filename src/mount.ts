@@ -76,20 +76,22 @@ function openDevice(ctx: Ctx, envDevice: string | undefined): { device: string; 
   if (pathFd === -c.E.ENOENT || pathFd === -c.E.ENODEV) throw notFound();
   if (pathFd < 0) refuse(`failed to open ${device}: ${c.strerror(-pathFd)}`);
   const pst = c.fstat(pathFd);
-  if (typeof pst === "number" || !isFuseDevice(pst)) {
+  // (A FUSE_KERN_DEVICE was proven the FUSE device before this point, so no
+  // device the caller named is ever opened otherwise; /dev/fuse is root's.)
+  if (typeof pst === "number" || (pst.mode & c.S.IFMT) !== c.S.IFCHR) {
     c.close(pathFd);
-    refuse(`failed to open ${device}: not the FUSE device (character device ${FUSE_MAJOR}:${FUSE_MINOR})`);
+    refuse(`failed to open ${device}: not a character device`);
   }
-  // Reopen exactly the inode that was checked (our own fd's link, which is
+  // Reopen exactly the inode that was looked at (our own fd's link, which is
   // the only magic link a lowered process may follow here).
   const fd = c.tryOpen(`/proc/self/fd/${pathFd}`, c.O.RDWR | c.O.NOCTTY);
   c.close(pathFd);
-  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT) throw notFound();
+  if (fd === -c.E.ENODEV || fd === -c.E.ENOENT || fd === -c.E.ENXIO) throw notFound();
   if (fd < 0) refuse(`failed to open ${device}: ${c.strerror(-fd)}`);
   const st = c.fstat(fd);
   if (typeof st === "number" || !isFuseDevice(st) || st.ino !== pst.ino || st.dev !== pst.dev) {
     c.close(fd);
-    refuse(`failed to open ${device}: the device changed while it was opened`);
+    refuse(`failed to open ${device}: not the FUSE device (character device ${FUSE_MAJOR}:${FUSE_MINOR})`);
   }
   return { device, fuseFd: fd };
 }
@@ -207,7 +209,7 @@ const USE_YOUR_OWN = "mount on a directory you own and can write to (for example
 // pinned inode (the mount goes onto it) and its type.
 function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: number } {
   const mnt = m.path;
-  const st = c.lstatAt(m.parentFd, m.last);
+  const st = m.parentFd < 0 ? m.parentFd : c.lstatAt(m.parentFd, m.last);
   if (typeof st === "number") refuse(`failed to access mountpoint ${mnt}: ${c.strerror(-st)}`);
 
   if (isRootCaller(ctx.who.caller)) {

@@ -13,7 +13,9 @@ export type Mountpoint = {
   path: string; // absolute, resolved: for messages, the mount table and records
   parent: string;
   last: string; // final component, "." for "/"
-  parentFd: number; // O_PATH, pinned
+  // O_PATH, pinned; or -errno when the parent cannot be opened (not a
+  // directory, say), reported where libfuse would report it, in its words.
+  parentFd: number;
 };
 
 export const NO_LINKS = c.RESOLVE.NO_SYMLINKS | c.RESOLVE.NO_MAGICLINKS;
@@ -27,7 +29,8 @@ export function resolveMountpoint(arg: string): Mountpoint {
   const split = splitParent(path);
   if (!split) refuse(`bad mount point ${arg}: ${c.strerror(c.E.ENOENT)}`);
   const parentFd = c.openat2(c.AT_FDCWD, split.parent, c.O.PATH | c.O.DIRECTORY, NO_LINKS);
-  if (parentFd < 0) refuse(`bad mount point ${arg}: ${c.strerror(-parentFd)}`);
+  // A link where realpath() saw none: the path changed under us.
+  if (parentFd === -c.E.ELOOP || parentFd === -c.E.EXDEV) refuse(`bad mount point ${arg}: ${c.strerror(-parentFd)}`);
   return { path, parent: split.parent, last: split.last, parentFd };
 }
 
@@ -35,7 +38,7 @@ export function resolveMountpoint(arg: string): Mountpoint {
 // path names (libfuse's chdir_to_parent, with its messages). Returns the final
 // component to act on relative to ".", or the reason it cannot.
 export function chdirToParent(m: Mountpoint): { last: string } | { error: string } {
-  const rc = c.fchdir(m.parentFd);
+  const rc = m.parentFd < 0 ? m.parentFd : c.fchdir(m.parentFd);
   if (rc < 0) return { error: `failed to chdir to ${m.parent}: ${c.strerror(-rc)}` };
   const cwd = c.getcwd();
   if (typeof cwd === "number") return { error: `failed to obtain current directory: ${c.strerror(-cwd)}` };

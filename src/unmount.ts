@@ -39,22 +39,25 @@ export type UnmountOptions = {
   mountId?: number;
 };
 
-// Returns the exit code. Messages are libfuse's.
-export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): number {
+// The exit code, and the line that explains a failure (for the audit trail).
+export type UnmountResult = { code: 0 } | { code: 1; reason: string };
+
+// Messages are libfuse's; quiet (-q) suppresses them, not the result.
+export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): UnmountResult {
+  const fail = (reason: string): UnmountResult => { if (!o.quiet) ctx.say.warn(reason); return { code: 1, reason }; };
   const mnt = m.path;
   const flags = o.lazy ? c.MNT_DETACH : 0;
   if (!ctx.who.privileged) {
     // Not installed set-uid: the kernel decides (root in a user namespace, …).
     const rc = c.umount2(mnt, flags);
-    if (rc < 0 && !o.quiet) ctx.say.warn(`failed to unmount ${mnt}: ${c.strerror(-rc)}`);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? fail(`failed to unmount ${mnt}: ${c.strerror(-rc)}`) : { code: 0 };
   }
 
   const root = isRootCaller(ctx.who.caller);
   let user: string | undefined;
   if (!root) {
     user = c.userName(ctx.who.caller.uid);
-    if (user === undefined) { ctx.say.warn("could not determine username"); return 1; }
+    if (user === undefined) return fail("could not determine username");
   }
   const lock = lockMtab(ctx);
   try {
@@ -66,23 +69,22 @@ export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): number {
     const permitted = (top: MountEntry | undefined): top is MountEntry =>
       top !== undefined && (root || ownedBy(top, ctx.who.caller.uid, user)) &&
       (o.mountId === undefined || o.mountId === top.id);
-    const notFound = () => { if (!o.quiet) ctx.say.warn(`entry for ${mnt} not found in ${MTAB}`); return 1; };
+    const notFound = () => fail(`entry for ${mnt} not found in ${MTAB}`);
     const top = topMountAt(readMountTable(), mnt);
     if (checking && !permitted(top)) return notFound();
     const at = chdirToParent(m);
-    if ("error" in at) { ctx.say.warn(at.error); return 1; }
+    if ("error" in at) return fail(at.error);
     if (checking && mountIdAt(c.AT_FDCWD, at.last) !== top!.id) return notFound();
     const rc = ctx.who.withAdmin(() => c.umount2(at.last, flags | c.UMOUNT_NOFOLLOW));
     c.chdir("/");
-    if (rc < 0) {
-      if (!o.quiet) ctx.say.warn(`failed to unmount ${mnt}: ${c.strerror(-rc)}`);
-      return 1;
-    }
+    if (rc < 0) return fail(`failed to unmount ${mnt}: ${c.strerror(-rc)}`);
     // The unmount is done. A record that /bin/umount refuses to remove fails
     // the run, as in libfuse; one it cannot remove in time (libmount's lock
     // held by someone) is reported and left, never waited for.
-    if (mtabNeedsUpdate(ctx, mnt) && removeMountRecord(ctx, mnt) === "failed") return 1;
-    return 0;
+    if (mtabNeedsUpdate(ctx, mnt) && removeMountRecord(ctx, mnt) === "failed") {
+      return { code: 1, reason: `failed to remove the mount table record of ${mnt}` };
+    }
+    return { code: 0 };
   } finally {
     c.chdir("/");
     unlockMtab(ctx, lock);

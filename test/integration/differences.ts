@@ -79,8 +79,8 @@ export const DIFFERENCES = [
   },
   {
     id: "fuse-kern-device",
-    what: "FUSE_KERN_DEVICE (starting with /dev/) selects the device that is opened; 3.14 ignores the variable and always opens /dev/fuse.",
-    why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device': master, stat done as the caller).",
+    what: "FUSE_KERN_DEVICE (starting with /dev/) selects the device that is opened; 3.14 ignores the variable and always opens /dev/fuse. Ours walks it as the caller without following any link and opens it only if it is the FUSE character device (10:229): a symlink falls back to /dev/fuse with a warning, another character device is refused.",
+    why: "Master honours and validates it (§4, §10.1 step 1, §17 row 'device'); the review showed that a stat-then-open by path hands out root-opened fds to other files (finding 5).",
   },
   {
     id: "x-mount-refused",

@@ -754,7 +754,7 @@ if (!canIntegrate()) {
     { name: "FUSE_KERN_DEVICE=/dev/fuse", args: ["--", M], env: { FUSE_KERN_DEVICE: "/dev/fuse" } },
     {
       name: "FUSE_KERN_DEVICE=/dev/null", args: ["--", M], env: { FUSE_KERN_DEVICE: "/dev/null" }, diff: "fuse-kern-device",
-      ours: refused(`${P}mount failed: Invalid argument\n`), c: { code: 0, gotFd: true, stderr: "", mount: line() },
+      ours: refused(`${P}invalid device from FUSE_KERN_DEVICE: /dev/null (not a FUSE device)\n`), c: { code: 0, gotFd: true, stderr: "", mount: line() },
     },
     { name: "/dev/fuse not accessible (EACCES)", args: ["--", M], around: withDevice(DEV_NOPERM) },
     {

@@ -80,38 +80,39 @@ if (!canIntegrate() || !existsSync(FAULT_PEER) || !existsSync(SYNC_PEER)) {
     await noHelperLeft(t);
   });
 
-  t.test("classic, with /run/mount/utab: the peer goes away while /bin/mount records: neither mount nor utab record is left", async (t) => {
-    // A slow recorder in front of /bin/mount holds the helper between the
-    // mount and the fd hand-off while the peer closes its socket or dies.
+  t.test("classic, with /run/mount/utab: the fd reaches the server before /bin/mount records, so a slow record delays nothing", async (t) => {
+    // A slow recorder in front of /bin/mount (another user holding libmount's
+    // lock looks the same): the server has its fd while the record is still
+    // being written, and the record is there once it is done.
     const mnt = mkdirAs(u, `${base}/close-utab`);
     const out = `${rootDir}/close-utab`;
     mkdirSync(out);
-    writeFileSync(`${out}/mount`, `#!/bin/bash\nsleep 0.5\nexec ${out}/real-mount "$@"\n`);
+    writeFileSync(`${out}/mount`, `#!/bin/bash\necho started > ${out}/mount-started\nsleep 1\nexec ${out}/real-mount "$@"\n`);
     chmodSync(`${out}/mount`, 0o755);
-    const specs = ["close", "die"].map((fault) => JSON.stringify({ helper: OURS, args: ["-o", "x-fault", "--", mnt], fault, delayMs: 250 }));
+    const spec = JSON.stringify({ helper: OURS, args: ["-o", "x-fault", "--", mnt], mode: "hold" });
     const r = inNamespace(`
       cp /bin/mount ${out}/real-mount
       mkdir -p /run/mount; mount -t tmpfs tmpfs /run/mount; touch /run/mount/utab
       mount --bind ${out}/mount /bin/mount
-      as() { runuser -u ${u.name} -- env -i PATH=/usr/bin:/bin "$@"; }
-      i=0
-      for spec in '${specs[0]}' '${specs[1]}'; do
-        as ${FAULT_PEER} "$spec" > ${out}/peer.$i
-        pid=$(head -n 1 ${out}/peer.$i | tr -dc 0-9)
-        for n in $(seq 100); do [ -d /proc/$pid ] || break; sleep 0.1; done
-        grep -c " ${mnt} " /proc/self/mountinfo > ${out}/count.$i || true
-        cp /run/mount/utab ${out}/utab.$i
-        umount -l ${mnt} 2>/dev/null || true
-        : > /run/mount/utab
-        i=$((i + 1))
-      done`);
+      setpriv --reuid=${u.uid} --regid=${u.gid} --init-groups -- env -i ${FAKE_CLIENT} '${spec}' > ${out}/client.json &
+      client=$!
+      for i in $(seq 100); do [ -s ${out}/client.json ] && break; sleep 0.05; done
+      [ -e ${out}/mount-started ] && echo recording > ${out}/when-fd || echo before > ${out}/when-fd
+      cp /run/mount/utab ${out}/utab-at-fd
+      for i in $(seq 100); do grep -q x-fault /run/mount/utab && break; sleep 0.05; done
+      cp /run/mount/utab ${out}/utab-after
+      kill -9 $client
+      rc=0; runuser -u ${u.name} -- env -i ${OURS} -u ${mnt} 2> ${out}/u.err || rc=$?
+      echo $rc > ${out}/u.rc
+      grep -c " ${mnt} " /proc/self/mountinfo > ${out}/count-final || true
+      cp /run/mount/utab ${out}/utab-final`);
     t.equal(r.code, 0, r.stderr);
-    for (const i of [0, 1]) {
-      const what = i === 0 ? "socket closed" : "peer died";
-      t.equal(readFileSync(`${out}/count.${i}`, "utf8").trim(), "0", `${what}: no mount left`);
-      t.equal(readFileSync(`${out}/utab.${i}`, "utf8"), "", `${what}: no utab record left for a mount that does not exist`);
-    }
-    t.match(readFileSync(`${out}/peer.0`, "utf8"), /"exitCode":1.*sending file descriptor: (Broken pipe|Connection reset by peer)/);
+    t.match(readFileSync(`${out}/client.json`, "utf8"), /"gotFd":true/, "the server got its fd");
+    t.equal(readFileSync(`${out}/utab-at-fd`, "utf8"), "", "before the record was written");
+    t.match(readFileSync(`${out}/utab-after`, "utf8"), new RegExp(`TARGET=${mnt} .*x-fault`), "then the record");
+    t.equal(readFileSync(`${out}/u.rc`, "utf8").trim(), "0", readFileSync(`${out}/u.err`, "utf8"));
+    t.equal(readFileSync(`${out}/count-final`, "utf8").trim(), "0", "nothing left at the end");
+    t.equal(readFileSync(`${out}/utab-final`, "utf8"), "", "no record left at the end");
     await noHelperLeft(t);
   });
 
@@ -230,10 +231,10 @@ if (!canIntegrate() || !existsSync(FAULT_PEER) || !existsSync(SYNC_PEER)) {
   });
 
   t.test("classic, /run/mount/utab present: the helper is SIGKILLed while /bin/mount records the mount", async (t) => {
-    // The one window the classic protocol cannot close (security.md §9): the
-    // mount exists, the fd is not sent yet. The C helper leaves the mount too.
-    // What must hold: no root process remains, nothing but the user's own
-    // FUSE mount is left, and the user can remove it and its record.
+    // The fd is already with the server when the record is written (a record
+    // never holds up a mount); killing the helper then costs at most the
+    // record. What must hold: no root process remains, nothing but the user's
+    // own FUSE mount is left, and the user can remove it and its record.
     const mnt = mkdirAs(u, `${base}/kill-recording`);
     const out = `${rootDir}/kill-recording`;
     mkdirSync(out);
@@ -260,7 +261,7 @@ if (!canIntegrate() || !existsSync(FAULT_PEER) || !existsSync(SYNC_PEER)) {
       cp /run/mount/utab ${out}/utab-final`);
     t.equal(r.code, 0, r.stderr);
     t.equal(readFileSync(`${out}/count-during`, "utf8").trim(), "1", "killed inside the window (mounted, recording)");
-    t.match(readFileSync(`${out}/client.json`, "utf8"), /"gotFd":false/, "the fd never arrived");
+    t.match(readFileSync(`${out}/client.json`, "utf8"), /"gotFd":true/, "the fd arrived before the record");
     t.ok(["0", "1"].includes(readFileSync(`${out}/count-after`, "utf8").trim()), "at most the one mount");
     t.equal(readFileSync(`${out}/u.rc`, "utf8").trim(), readFileSync(`${out}/count-after`, "utf8").trim() === "1" ? "0" : "1",
       `the user can remove what is left (${readFileSync(`${out}/u.err`, "utf8")})`);

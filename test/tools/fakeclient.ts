@@ -78,7 +78,15 @@ if (spec.mode === "hold") {
   // Keep the fd and the socket for the filesystem's lifetime.
   setInterval(() => {}, 1 << 30);
 } else {
-  const killer = setTimeout(() => child.kill(9), timeout);
+  // Past the timeout: close our end of the socket (a watchdog then ends by
+  // itself) and try to kill the helper (the privileged helper cannot be
+  // signalled by its caller: then the socket is what ends it).
+  let closed = false;
+  const killer = setTimeout(() => {
+    closed = true;
+    c.close(mine);
+    try { child.kill(9); } catch { /* not ours to signal */ }
+  }, timeout);
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(),
     spec.inheritStderr ? "" : new Response(child.stderr as ReadableStream).text()]);
   const exitCode = await child.exited;
@@ -88,6 +96,6 @@ if (spec.mode === "hold") {
   report.stdout = stdout;
   report.stderr = stderr;
   if (typeof report.fd === "number") c.close(report.fd);
-  c.close(mine);
+  if (!closed) c.close(mine);
   process.stdout.write(JSON.stringify(report) + "\n");
 }

@@ -9,6 +9,9 @@
 //         proceedBytes?: number[]       bytes to send as proceed (default [0])
 //         init?: "answer" | "fail" | "die" | "ignore"   what to do with FUSE_INIT (default "answer")
 //         hold?: boolean                after the status, keep fd and socket until killed
+//         closeCommAfterMs?: number     with hold: close the comm socket after that long but keep
+//                                       the /dev/fuse fd, answering nothing more (a server
+//                                       dying with requests in flight, in slow motion)
 //         swap?: { path, target }       before proceed: rename path to path.orig and put a
 //                                       symlink to target in its place (the TOCTOU attack) }
 // "die": exit at once after proceed, without answering INIT (the server crashed).
@@ -22,6 +25,7 @@ type Spec = {
   helper: string; args: string[]; argv0?: string; env?: Record<string, string>;
   arm?: boolean; proceed?: "send" | "close" | "never"; proceedBytes?: number[];
   init?: "answer" | "fail" | "die" | "ignore"; hold?: boolean; swap?: { path: string; target: string };
+  closeCommAfterMs?: number;
 };
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
 const say = (o: unknown) => c.writeAll(1, JSON.stringify(o) + "\n");
@@ -106,6 +110,7 @@ report.statusAt = performance.now() - t0;
 if (spec.hold) {
   report.fd = fd;
   say(report);
+  if (spec.closeCommAfterMs !== undefined) setTimeout(() => c.close(mine), spec.closeCommAfterMs);
   setInterval(() => {}, 1 << 30);
 } else {
   c.close(fd);

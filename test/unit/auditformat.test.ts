@@ -30,3 +30,25 @@ t.test("long values are cut", async (t) => {
   t.equal(quote("\u0001"), '"\\u0001"');
   t.equal(formatAuditRecord({ ...base, user: undefined, event: { action: "auto-unmount", mountpoint: "/m" }, result: "ok" }).includes('user="?"'), true);
 });
+
+t.test("review finding 8: every character a log reader could misread is escaped", async (t) => {
+  const cases: Array<[string, string]> = [
+    ["a\u0085b", "a\\u0085b"], // NEL (C1)
+    ["\u009b31m", "\\u009b31m"], // CSI (C1)
+    ["x\u2028y\u2029z", "x\\u2028y\\u2029z"], // line and paragraph separators
+    ["evil\u202efdp.exe", "evil\\u202efdp.exe"], // RIGHT-TO-LEFT OVERRIDE
+    ["\u2066\u2067\u2068\u2069", "\\u2066\\u2067\\u2068\\u2069"], // isolates
+    ["zero\u200bwidth\u200e\u200f", "zero\\u200bwidth\\u200e\\u200f"],
+    ["bom\ufeff", "bom\\ufeff"],
+    ["lone\ud800", "lone\\ud800"],
+    ["private\ue000", "private\\ue000"],
+    ["tab\tnl\n", "tab\\tnl\\n"],
+    ["ordinary é ß 中文 😀", "ordinary é ß 中文 😀"],
+  ];
+  for (const [raw, escaped] of cases) t.equal(quote(raw), `"${escaped}"`, JSON.stringify(raw));
+});
+
+t.test("review finding 8: the tag is fixed", async (t) => {
+  const { AUDIT_IDENT } = await import("../../src/policy/auditformat.ts");
+  t.equal(AUDIT_IDENT, "fusermount3");
+});
