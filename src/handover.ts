@@ -96,9 +96,11 @@ export function mountSyncInit(ctx: Ctx, r: MountRequestArgs): never {
 function finish(ctx: Ctx, r: MountRequestArgs, p: Prepared, a: Attached): never {
   ctx.audit.update({ fstype: a.type, source: a.source });
   ctx.audit.end("ok");
+  // Our fds go first: a caller may have left us almost none, and /bin/mount
+  // needs some to start.
+  closePrepared(p);
   recordMount(ctx, p, a);
   const autoUnmount = p.plan.autoUnmount;
-  closePrepared(p);
   if (!autoUnmount) {
     if (a.mountFd >= 0) c.close(a.mountFd);
     return c.exit(0);

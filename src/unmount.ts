@@ -9,7 +9,7 @@ import { isRootCaller } from "./sys/creds.ts";
 import { topMountAt, ownedBy, type MountEntry } from "./policy/mountinfo.ts";
 import { readMountTable, mountIdAt } from "./sys/mounttable.ts";
 import { chdirToParent, type Mountpoint } from "./resolve.ts";
-import { mtabNeedsUpdate, removeMountRecord } from "./mtab.ts";
+import { mtabNeedsUpdate, removeMountRecord, recordedTargets } from "./mtab.ts";
 
 const MTAB = "/etc/mtab";
 
@@ -78,10 +78,11 @@ export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): UnmountResu
     const rc = ctx.who.withAdmin(() => c.umount2(at.last, flags | c.UMOUNT_NOFOLLOW));
     c.chdir("/");
     if (rc < 0) return fail(`failed to unmount ${mnt}: ${c.strerror(-rc)}`);
-    // The unmount is done. A record that /bin/umount refuses to remove fails
+    // The unmount is done. A record (if there is one: a mount may have been
+    // made without, see handover.ts) that /bin/umount refuses to remove fails
     // the run, as in libfuse; one it cannot remove in time (libmount's lock
     // held by someone) is reported and left, never waited for.
-    if (mtabNeedsUpdate(ctx, mnt) && removeMountRecord(ctx, mnt) === "failed") {
+    if (mtabNeedsUpdate(ctx, mnt) && recordedTargets().includes(mnt) && removeMountRecord(ctx, mnt) === "failed") {
       return { code: 1, reason: `failed to remove the mount table record of ${mnt}` };
     }
     return { code: 0 };

@@ -156,8 +156,15 @@ ${launch}
         t.match(here[0].superOptions, new RegExp(`user_id=${u.uid},group_id=${u.gid}`));
         check?.(here[0]);
       }
-      t.equal(recorded.length, 1, `${what}: one utab record for it`);
-      t.equal(utabEntries(o.utab).length, 1, `${what}: and nothing else in utab`);
+      // A record /bin/mount cannot write (here: a hard RLIMIT_FSIZE of 0 that
+      // root cannot raise without CAP_SYS_RESOURCE, as in some containers) is
+      // reported and skipped; the mount the server already has is kept.
+      if (expect === "either" && /is not recorded in the mount table/.test(o.client.stderr)) {
+        t.equal(recorded.length, 0, `${what}: not recorded, and said so`);
+      } else {
+        t.equal(recorded.length, 1, `${what}: one utab record for it`);
+        t.equal(utabEntries(o.utab).length, 1, `${what}: and nothing else in utab`);
+      }
       if (recorded[0]) t.match(recorded[0].fields.OPTS?.toString("latin1") ?? "", new RegExp(`^user=${u.name}(,|$)`));
       t.equal(o.uRc, 0, `${what}: -u works (${o.uErr.slice(0, 300)})`);
       t.equal(entriesAt(o.info2, c.mnt).length, 0, `${what}: gone after -u`);

@@ -150,7 +150,7 @@ if (!canIntegrate()) {
     // A character device that is not FUSE opens, but the kernel refuses the mount.
     const wrong = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: ["--", mnt], env: { FUSE_KERN_DEVICE: "/dev/null" } });
     t.equal(wrong.exitCode, 1);
-    t.equal(wrong.stderr, "fusermount3: mount failed: Invalid argument\n");
+    t.equal(wrong.stderr, "fusermount3: invalid device from FUSE_KERN_DEVICE: /dev/null (not a FUSE device)\n");
     t.equal(mountsAt(mnt).length, 0);
   });
 }

@@ -515,16 +515,20 @@ exec -a fusermount3 ${OURS} "\${args[@]}" -o ro,subtype=last -- "$1"
     mkdirSync(out);
     // In a nested namespace a fresh tmpfs (device nodes allowed) replaces
     // /dev/shm: the user's symlinks and root's nodes live there, under /dev/.
-    const cases: Array<{ dev: string; expect: "fallback-not-chr" | "eacces" | "dropped" | "einval" }> = [
+    // Walked as the caller without following links (openat2), and opened only
+    // once proven to be the FUSE device: a link falls back to /dev/fuse, another
+    // device is refused without being opened, a path the caller cannot reach
+    // fails as the caller.
+    const cases: Array<{ dev: string; expect: "fallback-not-chr" | "fallback-link" | "eacces" | "dropped" | "not-fuse" }> = [
       { dev: "/dev/../etc/shadow", expect: "fallback-not-chr" },
-      { dev: "/dev/shm/l-shadow", expect: "fallback-not-chr" },
-      { dev: "/dev/shm/l-fifo", expect: "fallback-not-chr" },
-      { dev: "/dev/shm/rootnull", expect: "eacces" },
-      { dev: "/dev/shm/l-rootnull", expect: "eacces" },
+      { dev: "/dev/shm/l-shadow", expect: "fallback-link" },
+      { dev: "/dev/shm/l-fifo", expect: "fallback-link" },
+      { dev: "/dev/shm/rootnull", expect: "not-fuse" },
+      { dev: "/dev/shm/l-rootnull", expect: "fallback-link" },
       { dev: "/dev/shm/secret/file", expect: "eacces" },
-      { dev: "/dev/shm/l-secret-null", expect: "eacces" },
+      { dev: "/dev/shm/l-secret-null", expect: "fallback-link" },
       { dev: "/etc/shadow", expect: "dropped" },
-      { dev: "/dev/shm/l-null", expect: "einval" },
+      { dev: "/dev/shm/l-null", expect: "fallback-link" },
     ];
     const env: Record<string, string> = { N: String(cases.length), OUT: out, FAKE: FAKE_CLIENT, PEER: SYNC_PEER };
     cases.forEach((c, i) => {
@@ -576,9 +580,14 @@ exec -a fusermount3 ${OURS} "\${args[@]}" -o ro,subtype=last -- "$1"
           t.equal(sp.stderr, `fuse: invalid device from FUSE_KERN_DEVICE: ${c.dev} (not a character device)\n`);
           t.equal(sp.status, 0);
           break;
+        case "fallback-link":
+          t.equal(cl.stderr, `fuse: invalid device from FUSE_KERN_DEVICE: ${c.dev} (a symbolic link)\n`, `${c.dev}: message`);
+          t.equal(cl.exitCode, 0, `${c.dev}: falls back to /dev/fuse`);
+          t.equal(sp.stderr, `fuse: invalid device from FUSE_KERN_DEVICE: ${c.dev} (a symbolic link)\n`);
+          t.equal(sp.status, 0);
+          break;
         case "eacces":
-          // Opened (and looked at) as root, these would open and the mount
-          // would fail with EINVAL instead.
+          // Looked at as root, this would be found.
           t.equal(cl.stderr, `fusermount3: failed to open ${c.dev}: Permission denied\n`, `${c.dev}: opened as the caller`);
           t.equal(cl.exitCode, 1);
           t.notOk(cl.gotFd);
@@ -590,10 +599,10 @@ exec -a fusermount3 ${OURS} "\${args[@]}" -o ro,subtype=last -- "$1"
           t.equal(cl.stderr, "", `${c.dev}: dropped by the launcher`);
           t.equal(cl.exitCode, 0);
           break;
-        case "einval":
-          t.equal(cl.stderr, "fusermount3: mount failed: Invalid argument\n", `${c.dev}: a non-FUSE device is never mounted`);
+        case "not-fuse":
+          t.equal(cl.stderr, `fusermount3: invalid device from FUSE_KERN_DEVICE: ${c.dev} (not a FUSE device)\n`, `${c.dev}: a non-FUSE device is never opened`);
           t.notOk(cl.gotFd);
-          t.equal(sp.status, -22);
+          t.notOk(sp.gotFd, `${c.dev}: with --sync-init no fd leaves the helper`);
           t.equal(cInfo + sInfo, "");
           break;
       }
