@@ -11,7 +11,7 @@
 import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
 import { isFuseType, topMountAt } from "./policy/mountinfo.ts";
-import { readMountTable, mountIdAt } from "./sys/mounttable.ts";
+import { readMountTable, mountIdAt, kernelMount, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
 import { resolveMountpoint, chdirToParent, type Mountpoint } from "./resolve.ts";
 import { unmount } from "./unmount.ts";
 import { Refusal } from "./policy/refusal.ts";
@@ -82,31 +82,55 @@ function trimResidentFileMappings(): void {
   flush();
 }
 
-function waitForEof(commFd: number): void {
+// How often the watch looks whether its mount still exists where the kernel
+// cannot tell it (no fanotify mount events): a manual unmount ends the watch
+// within this long.
+const GONE_CHECK_MS = 1000;
+
+// Sleep until the server's end of the comm socket closes (EOF) or the watched
+// mount is gone (unmounted by hand, by anyone). Mount events come from
+// fanotify (FAN_MNT_DETACH, Linux 6.15) where the kernel has them, else from a
+// statmount() once a second; an event only wakes us, statmount() decides.
+function waitForEofOrGone(ctx: Ctx, commFd: number, identity: MountIdentity): "eof" | "gone" {
   c.setRecvTimeout(commFd, 0);
+  const watching = identity.unique !== undefined;
+  const events = watching ? ctx.who.withAdmin(() => c.mountDetachEvents()) : -1;
+  const gone = () => identity.unique !== undefined && kernelMount(identity.unique) === undefined;
   for (;;) {
-    const r = c.recvBytes(commFd, 16);
-    if (typeof r === "number") {
-      if (r === -c.E.EINTR) continue;
-      return;
+    const fds = events >= 0 ? [commFd, events] : [commFd];
+    const ready = c.pollMany(fds, c.POLL.IN, events >= 0 || !watching ? -1 : GONE_CHECK_MS);
+    if (typeof ready === "number") {
+      if (ready === -c.E.EINTR) continue;
+      return "eof";
     }
-    if (r.length === 0) return;
+    if (ready[0]) {
+      const r = c.recvBytes(commFd, 16, 0x40 /* MSG_DONTWAIT */);
+      if (typeof r === "number" ? r !== -c.E.EINTR && r !== -c.E.EAGAIN : r.length === 0) return "eof";
+    }
+    if (events >= 0 && ready[1]) {
+      for (;;) { const b = c.readFd(events, 4096); if (typeof b === "number" || b.length === 0) break; } // drain
+    }
+    if (gone()) return "gone";
   }
 }
 
 // Is the filesystem at `mnt` dead? Asked by a child running as the caller.
 // A server killed with a request in flight can leave the first opens failing
 // with ECONNABORTED while the abort completes, or not yet failing at all; so a
-// live answer is asked again a few times before it is believed.
+// live answer is asked again a few times before it is believed. A probe that
+// does not finish means a server holds the filesystem and is not answering:
+// alive, and not worth asking again.
 const PROBES = 4;
 const PROBE_INTERVAL_MS = 250;
-function connectionIsDead(caller: Credentials, mnt: string): boolean {
-  for (let i = 0; i < PROBES; i++) {
+const PROBE_TIMEOUT_MS = 5000;
+export function connectionIsDead(caller: Credentials, mnt: string, o: { probes?: number; timeoutMs?: number } = {}): boolean {
+  for (let i = 0; i < (o.probes ?? PROBES); i++) {
     if (i > 0) c.sleepMs(PROBE_INTERVAL_MS);
     try {
       const r = Bun.spawnSync([process.execPath, PROBE_ARG, String(caller.uid), String(caller.gid), mnt], {
-        env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: 10_000, killSignal: "SIGKILL",
+        env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: o.timeoutMs ?? PROBE_TIMEOUT_MS, killSignal: "SIGKILL",
       });
+      if (r.exitedDueToTimeout) return false;
       if (r.exitCode === 0) return true;
       if (r.exitCode !== 1) return false; // the probe could not become the caller
     } catch {
@@ -117,18 +141,27 @@ function connectionIsDead(caller: Credentials, mnt: string): boolean {
 }
 
 // Everything is decided as the caller (lowered), on a fresh walk of the path
-// without links: the watchdog may have slept for days.
-function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | undefined, mountId: number | undefined): boolean {
+// without links: the watchdog may have slept for days. The mount must be the
+// one we made (by unique ID where the kernel has them, else by the table's
+// ID), a FUSE mount, of our type, on top at the path, and dead.
+function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | undefined, identity: MountIdentity): boolean {
   try {
     const at = chdirToParent(m);
     if ("error" in at) return false;
-    // The table check comes first so that nothing at the path is touched (an
-    // automount trigger, say) unless a FUSE mount is really there.
-    const top = topMountAt(readMountTable(), m.path);
-    if (!top || !isFuseType(top.fsType)) return false;
-    if (mountId !== undefined && top.id !== mountId) return false;
-    if (type !== undefined && top.fsType !== type) return false;
-    if (mountIdAt(c.AT_FDCWD, at.last) !== top.id) return false;
+    const top = kernelTopMount(c.AT_FDCWD, at.last, m.path);
+    if (top !== UNSUPPORTED) {
+      if (!top || !isFuseType(top.type)) return false;
+      if (identity.unique !== undefined && top.id !== identity.unique) return false;
+      if (type !== undefined && top.type !== type) return false;
+    } else {
+      // The table check comes first so that nothing at the path is touched (an
+      // automount trigger, say) unless a FUSE mount is really there.
+      const entry = topMountAt(readMountTable(), m.path);
+      if (!entry || !isFuseType(entry.fsType)) return false;
+      if (identity.old !== undefined && entry.id !== identity.old) return false;
+      if (type !== undefined && entry.fsType !== type) return false;
+      if (mountIdAt(c.AT_FDCWD, at.last) !== entry.id) return false;
+    }
   } catch (e) {
     if (e instanceof Refusal) return false; // the table could not be read: never guess
     throw e;
@@ -138,25 +171,34 @@ function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | un
   return connectionIsDead(caller, m.path);
 }
 
-export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | undefined, mountId: number | undefined): never {
+// The watch follows its mount: after EOF it asks the kernel where the mount
+// it made is now (moved by `mount --move`, or its parent renamed), and acts
+// on that mount only; it ends as soon as that mount is gone.
+export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | undefined, identity: MountIdentity): never {
   if (commFd <= 2) return c.exit(1);
   closeInheritedFds(commFd);
   c.setsid();
   c.chdir("/");
   ignoreSignals();
   trimResidentFileMappings();
-  waitForEof(commFd);
+  if (waitForEofOrGone(ctx, commFd, identity) === "gone") return c.exit(0);
+  let path = mnt;
+  if (identity.unique !== undefined) {
+    const now = kernelMount(identity.unique);
+    if (now === undefined) return c.exit(0); // already unmounted
+    if (now !== UNSUPPORTED) path = now.mountPoint;
+  }
   let m: Mountpoint;
   try {
-    m = resolveMountpoint(mnt);
+    m = resolveMountpoint(path);
   } catch {
     return c.exit(0); // the path is gone or now leads through a link: not ours to touch
   }
-  if (!shouldAutoUnmount(ctx.who.caller, m, type, mountId)) return c.exit(0);
-  ctx.audit.begin({ action: "auto-unmount", mountpoint: mnt, ...(type !== undefined ? { fstype: type } : {}) });
+  if (!shouldAutoUnmount(ctx.who.caller, m, type, identity)) return c.exit(0);
+  ctx.audit.begin({ action: "auto-unmount", mountpoint: m.path, ...(type !== undefined ? { fstype: type } : {}) });
   let done: ReturnType<typeof unmount>;
   try {
-    done = unmount(ctx, m, { quiet: true, lazy: true, ...(mountId !== undefined ? { mountId } : {}) });
+    done = unmount(ctx, m, { quiet: true, lazy: true, identity });
   } catch (e) {
     done = { code: 1, reason: e instanceof Refusal ? e.message : String(e) }; // nothing was removed
   }
@@ -167,9 +209,9 @@ export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | u
 
 // After a successful mount with auto_unmount: watch exactly that mount. The
 // watchdog must hold nothing inside it (a plain umount would then be EBUSY).
-export function watchAttached(ctx: Ctx, commFd: number, mnt: string, attached: { mountFd: number; mountId?: number | undefined; type: string }): never {
+export function watchAttached(ctx: Ctx, commFd: number, mnt: string, attached: { mountFd: number; identity: MountIdentity; type: string }): never {
   if (attached.mountFd >= 0) c.close(attached.mountFd);
-  return watchdog(ctx, commFd, mnt, attached.type, attached.mountId);
+  return watchdog(ctx, commFd, mnt, attached.type, attached.identity);
 }
 
 // The probe child: become the caller completely (real, effective and saved

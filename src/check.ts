@@ -9,7 +9,8 @@ import type { Ctx } from "./context.ts";
 import { isRootCaller, type Credentials } from "./sys/creds.ts";
 import { readConfQuiet } from "./mount.ts";
 import { readMountTable } from "./sys/mounttable.ts";
-import { countFuseMounts, countsAgainstMountMax, type MountEntry } from "./policy/mountinfo.ts";
+import { countFuseMounts, countsAgainstMountMax, isFuseType, ownsByOptions, type MountEntry } from "./policy/mountinfo.ts";
+import { connectionIsDead } from "./autounmount.ts";
 import { FUSE_CONF } from "./policy/fuseconf.ts";
 import { Refusal } from "./policy/refusal.ts";
 import { VERSION } from "./version.ts";
@@ -28,7 +29,7 @@ type Report = {
   syncInitEndToEnd: { result: d.SyncInitFacts["endToEnd"]; detail: string };
   device: { path: string; present: boolean; mode: string | null; usable: boolean };
   fuseConf: { mountMax: number; userAllowOther: boolean; ignoredLines: number[] };
-  mounts: { yours: number; counted: number; mountMax: number };
+  mounts: { yours: number; counted: number; mountMax: number; list: YourMount[] };
   launcherBuiltFor: string[] | null;
   apparmor: {
     enabled: boolean | null; label: string | null; mode: string | null; confined: boolean;
@@ -39,6 +40,19 @@ type Report = {
   problems: string[];
   notes: string[];
 };
+
+type YourMount = { mountPoint: string; type: string; state: "alive" | "dead" | "not probed" };
+// Probing starts a child per mount: enough for a person's list, bounded.
+const MOUNTS_PROBED = 32;
+
+// The caller's FUSE mounts and whether their servers still answer, asked as
+// the caller (the same probe as auto-unmount, once, with a short deadline).
+function yourMounts(caller: Credentials, table: MountEntry[]): YourMount[] {
+  return table.filter((e) => isFuseType(e.fsType) && ownsByOptions(e.superOptions, caller.uid)).map((e, i) => ({
+    mountPoint: e.mountPoint, type: e.fsType,
+    state: i >= MOUNTS_PROBED ? "not probed" : connectionIsDead(caller, e.mountPoint, { probes: 1, timeoutMs: 2000 }) ? "dead" : "alive",
+  }));
+}
 
 const ident = (s: c.Stat): string => `${s.dev}:${s.ino}`;
 const statOrNull = (path: string): c.Stat | null => { const s = c.stat(path); return typeof s === "number" ? null : s; };
@@ -302,6 +316,10 @@ export function check(ctx: Ctx, json: boolean): number {
   const counted = countFuseMounts(table);
   const yours = table.filter((e) => countsAgainstMountMax(e) &&
     e.superOptions.split(",").includes(`user_id=${caller.uid}`)).length;
+  const list = yourMounts(caller, table);
+  for (const y of list) {
+    if (y.state === "dead") problem("dead-mount", `${y.mountPoint} is a dead FUSE mount of yours (its server is gone): remove it with fusermount3 -uz ${y.mountPoint} (or just mount there again)`);
+  }
   if (!isRootCaller(caller) && conf.mountMax !== -1 && counted >= conf.mountMax) {
     problem("mount-max", `mount_max reached (${counted} FUSE mounts, mount_max = ${conf.mountMax}): unmount some or raise mount_max in ${FUSE_CONF}`);
   }
@@ -326,7 +344,7 @@ export function check(ctx: Ctx, json: boolean): number {
     syncInit: ioctl, syncInitEndToEnd: { result: e2e.result, detail: e2e.detail },
     device: { path: device, present, mode: present && typeof st !== "number" ? (st.mode & 0o7777).toString(8).padStart(4, "0") : null, usable: fd >= 0 },
     fuseConf: { mountMax: conf.mountMax, userAllowOther: conf.userAllowOther, ignoredLines: conf.ignoredLines },
-    mounts: { yours, counted, mountMax: conf.mountMax },
+    mounts: { yours, counted, mountMax: conf.mountMax, list },
     launcherBuiltFor: lf?.builtFor ?? null,
     apparmor: {
       enabled: aa.enabled, label: aa.label?.label ?? null, mode: aa.label?.mode ?? null, confined: aa.label?.confined ?? false,
@@ -352,7 +370,8 @@ function formatReport(progname: string, r: Report, s: d.SyncInitFacts): string {
     `${r.device.path}: ${r.device.present ? `mode ${r.device.mode}, ${r.device.usable ? "usable by you" : "not usable by you"}` : "missing"}`,
     `${FUSE_CONF}: mount_max = ${r.fuseConf.mountMax}, user_allow_other ${r.fuseConf.userAllowOther ? "set" : "not set"}` +
       (r.fuseConf.ignoredLines.length ? `, ignored lines ${r.fuseConf.ignoredLines.join(", ")}` : ""),
-    `FUSE mounts: ${r.mounts.yours} yours, ${r.mounts.counted} counted against mount_max`,
+    `FUSE mounts: ${r.mounts.yours} yours, ${r.mounts.counted} counted against mount_max` +
+      (r.mounts.list.length ? `; yours: ${r.mounts.list.map((y) => `${y.mountPoint} (${y.type}, ${y.state})`).join(", ")}` : ""),
     `AppArmor: ${aa.enabled === null ? "not in this kernel" : aa.enabled ? "enabled" : "disabled"}` +
       (aa.label ? `, ${aa.confined ? `confined by '${aa.label}' (${aa.mode})` : "unconfined"}` : "") +
       (aa.profilePresent ? `; ${aa.profile} present, local rules ${aa.localRules === "ours" ? "of fusermount3-ts" : aa.localRules}` : "") +

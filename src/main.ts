@@ -79,7 +79,7 @@ function run(ctx: Ctx, args: readonly string[], env: Env): number {
       refuse("--auto-unmount without mounting is only for root (libfuse uses it after mounting directly)");
     }
     c.close(mountpoint.parentFd);
-    return watchdog(ctx, commFd, mountpoint.path, undefined, undefined);
+    return watchdog(ctx, commFd, mountpoint.path, undefined, {});
   }
   const request = { commFd, mountpoint, options: p.options, device: env.device };
   return p.syncInit ? mountSyncInit(ctx, request) : mountClassic(ctx, request);

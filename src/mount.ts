@@ -7,13 +7,14 @@ import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
 import { isRootCaller } from "./sys/creds.ts";
 import { parseFuseConf, FUSE_CONF, CONF_OPEN_SOFT_ERRNOS, type FuseConf } from "./policy/fuseconf.ts";
-import { countFuseMounts } from "./policy/mountinfo.ts";
+import { isFuseType, ownsByOptions } from "./policy/mountinfo.ts";
 import { splitXOptions, applyOptionPolicy, checkXOptions } from "./policy/options.ts";
 import { planMount, dataTooLong, type MountPlan } from "./policy/plan.ts";
 import { ALLOWED_MOUNTPOINT_FS, fsMagicHex } from "./policy/paths.ts";
 import { Refusal, refuse } from "./policy/refusal.ts";
-import { readMountTable, mountIdOfFd } from "./sys/mounttable.ts";
+import { countFuseMountsNow, identityOfFd, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
 import { NO_LINKS, type Mountpoint } from "./resolve.ts";
+import { connectionIsDead } from "./autounmount.ts";
 import { watchInit } from "./sys/initwatch.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
@@ -192,7 +193,7 @@ function withinMountMax<T>(ctx: Ctx, p: Prepared, attach: () => T): T {
       if (!takeLock(fd)) {
         throw new Refusal(`timed out after ${MOUNT_LOCK_TIMEOUT_MS / 1000} seconds waiting for ${MOUNT_LOCK}`, { outcome: "failed" });
       }
-      const count = countFuseMounts(readMountTable());
+      const count = countFuseMountsNow();
       if (count >= p.mountMax) throw tooMany(count, p.mountMax, "failed");
       return attach();
     } finally {
@@ -257,6 +258,30 @@ function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: nu
   return { pinFd, rootmode };
 }
 
+// ---- the caller's own dead mount -----------------------------------------------------
+
+// A FUSE mount of the caller's whose server is gone makes every new mount
+// there fail ("Transport endpoint is not connected") until they run
+// `fusermount3 -uz`. When exactly that sits on top of the target (the
+// kernel's word for owner and type, the probe's, run as the caller, for
+// dead), detach it first, as -uz would, and say so. It grants nothing the
+// caller could not do with -uz; anything else at the target is left alone.
+function recoverDeadMount(ctx: Ctx, m: Mountpoint): void {
+  if (m.parentFd < 0) return;
+  const top = kernelTopMount(m.parentFd, m.last, m.path);
+  if (top === UNSUPPORTED || top === undefined) return;
+  if (!isFuseType(top.type) || !ownsByOptions(top.fsOptions, ctx.who.caller.uid)) return;
+  if (!connectionIsDead(ctx.who.caller, m.path)) return;
+  const rc = c.fchdir(m.parentFd);
+  // Detach exactly the mount that was judged: still the top one at the path.
+  const still = rc === 0 ? kernelTopMount(c.AT_FDCWD, m.last, m.path) : undefined;
+  const detached = still !== UNSUPPORTED && still?.id === top.id
+    ? ctx.who.withAdmin(() => c.umount2(m.last, c.MNT_DETACH | c.UMOUNT_NOFOLLOW))
+    : -c.E.EBUSY;
+  c.chdir("/");
+  if (detached === 0) ctx.say.warn(`note: detached your dead FUSE filesystem at ${m.path} (its server is gone) before mounting`);
+}
+
 // ---- prepare: all checks, in libfuse's order --------------------------------------
 
 // Throws a Refusal with nothing mounted and, for --sync-init, nothing sent.
@@ -266,10 +291,11 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
   const { device, fuseFd } = openDevice(ctx, envDevice);
   const conf = readConf(ctx);
   if (!root && conf.mountMax !== -1) {
-    const count = countFuseMounts(readMountTable());
+    const count = countFuseMountsNow();
     if (count >= conf.mountMax) throw tooMany(count, conf.mountMax);
   }
   const { regular, x } = splitXOptions(opts);
+  recoverDeadMount(ctx, m);
   const { pinFd, rootmode } = checkMountpoint(ctx, m);
 
   const policy = applyOptionPolicy(regular, { isRoot: root, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF });
@@ -308,7 +334,7 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
 
 // mountFd: an fd of the new mount's root (fsmount's fd, or an O_PATH fd after
 // mount(2)), through which exactly this mount can be found or undone.
-export type Attached = { mountFd: number; mountId: number | undefined; type: string; source: string };
+export type Attached = { mountFd: number; identity: MountIdentity; type: string; source: string };
 
 function attachError(p: Prepared, errno: number): Refusal {
   if (p.plan.blkdev && errno === c.E.ENODEV && fuseblkMissing()) return new Refusal("'fuseblk' support missing", { outcome: "failed", errno });
@@ -347,7 +373,7 @@ export function attachWithMount2(ctx: Ctx, p: Prepared): Attached {
     c.close(p.pinFd);
     p.pinFd = -1;
     const mountFd = openMountRoot(p);
-    return { mountFd, mountId: mountFd >= 0 ? mountIdOfFd(mountFd) : undefined, type, source };
+    return { mountFd, identity: mountFd >= 0 ? identityOfFd(mountFd) : {}, type, source };
   });
 }
 
@@ -384,7 +410,7 @@ export function attachWithNewApi(ctx: Ctx, p: Prepared, watchCommFd: number): At
     if (mountFd < 0) throw attachError(p, -mountFd);
     const moved = ctx.who.withAdmin(() => c.moveMountToFd(mountFd, p.pinFd));
     if (moved < 0) { c.close(mountFd); throw attachError(p, -moved); }
-    return { mountFd, mountId: mountIdOfFd(mountFd), type, source };
+    return { mountFd, identity: identityOfFd(mountFd), type, source };
   });
 }
 

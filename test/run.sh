@@ -46,8 +46,10 @@ if [ "$(id -u)" = 0 ]; then
   tool hello examples/hello/main.ts
   tool fuzz test/fuzz/run.ts
   tool syslogsink test/tools/syslogsink.ts
-  cc -O2 -Wall -o "$FM_TEST_PREFIX/tools/nosyscall" test/tools/nosyscall.c \
-    || { echo "test: building nosyscall failed"; echo "0 passed, 1 failed"; exit 1; }
+  for c_tool in nosyscall manymounts; do
+    cc -O2 -Wall -o "$FM_TEST_PREFIX/tools/$c_tool" "test/tools/$c_tool.c" \
+      || { echo "test: building $c_tool failed"; echo "0 passed, 1 failed"; exit 1; }
+  done
   # A helper with a 2-second proceed timeout, for the timeout test only. It is
   # never set-uid and never installed; the tests run it as root directly.
   tool fusermount3-bun-short-timeout bin/fusermount3.ts --define FM_TEST_PROCEED_TIMEOUT=2 \

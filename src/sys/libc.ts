@@ -74,6 +74,7 @@ const lib = dlopen("libc.so.6", {
   getgroups: { args: [i32, P], returns: i32 },
   setgroups: { args: [u64, P], returns: i32 },
   sigaction: { args: [i32, P, P], returns: i32 },
+  name_to_handle_at: { args: [i32, P, P, P, i32], returns: i32 },
   readlink: { args: [P, P, u64], returns: i64_fast },
 }).symbols;
 
@@ -411,7 +412,10 @@ export const UMOUNT_NOFOLLOW = 8;
 // thread (nptl setxid broadcast) or do not exist.
 const SYS = {
   move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, openat2: 437,
-  ...(process.arch === "arm64" ? { setgroups: 159, capget: 90, capset: 91 } : { setgroups: 116, capget: 125, capset: 126 }),
+  statmount: 457, listmount: 458,
+  ...(process.arch === "arm64"
+    ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263 }
+    : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301 }),
 } as const;
 export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
@@ -674,4 +678,84 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
 // Sleep without a signal handler or a timer (poll on no fds).
 export function sleepMs(ms: number): void {
   lib.poll(null, 0, ms);
+}
+
+// ---- mount identity --------------------------------------------------------------
+
+// The unique (64-bit, never reused) ID of the mount a walk from dirfd to name
+// ends on, without following a final symlink and without asking the
+// filesystem anything: name_to_handle_at() with no room for a handle still
+// reports the mount (AT_HANDLE_MNT_ID_UNIQUE, Linux 6.12). -errno otherwise
+// (EINVAL: a kernel without unique IDs).
+export function uniqueMountIdAt(dirfd: number, name: string): bigint | number {
+  const p = cstr(name);
+  const handle = Buffer.alloc(8); // handle_bytes = 0
+  const id = Buffer.alloc(8);
+  const flags = 0x001 /* AT_HANDLE_MNT_ID_UNIQUE */ | (name === "" ? AT_EMPTY_PATH : 0);
+  const rc = lib.name_to_handle_at(dirfd, P_(p), ptr(handle), ptr(id), flags);
+  if (rc < 0 && errno() !== 75 /* EOVERFLOW: expected, no room for the handle */) return -errno();
+  const v = id.readBigUInt64LE(0);
+  return v === 0n ? -E.EINVAL : v;
+}
+
+// statmount(2) (Linux 6.8): one mount, by unique ID. The strings come from the
+// kernel unescaped; mnt_opts are the superblock's own options (user_id=…).
+export type KernelMount = {
+  id: bigint; parentId: bigint; oldId: number; fsType: string; subtype?: string;
+  source: string; mountPoint: string; root: string; fsOptions: string;
+};
+const STATMOUNT = { SB_BASIC: 0x1n, MNT_BASIC: 0x2n, MNT_ROOT: 0x8n, MNT_POINT: 0x10n, FS_TYPE: 0x20n, MNT_OPTS: 0x80n, FS_SUBTYPE: 0x100n, SB_SOURCE: 0x200n } as const;
+const STATMOUNT_WANT = Object.values(STATMOUNT).reduce((a, b) => a | b, 0n);
+let statmountBuf = Buffer.alloc(16384);
+export function statmount(id: bigint): KernelMount | number {
+  const req = Buffer.alloc(24);
+  req.writeUInt32LE(24, 0); // MNT_ID_REQ_SIZE_VER0
+  req.writeBigUInt64LE(id, 8);
+  req.writeBigUInt64LE(STATMOUNT_WANT, 16);
+  for (;;) {
+    const b = statmountBuf;
+    const rc = NUM(lib.syscall(SYS.statmount, Number(ptr(req)), Number(ptr(b)), b.length, 0, 0, 0));
+    if (rc < 0 && errno() === 75 /* EOVERFLOW */ && b.length < 1 << 24) { statmountBuf = Buffer.alloc(b.length * 4); continue; }
+    if (rc < 0) return -errno();
+    const mask = b.readBigUInt64LE(8);
+    const str = (off: number, bit: bigint): string | undefined => {
+      if (!(mask & bit)) return undefined;
+      const start = 512 + b.readUInt32LE(off);
+      return b.toString("utf8", start, b.indexOf(0, start));
+    };
+    const subtype = str(120, STATMOUNT.FS_SUBTYPE);
+    return {
+      id: b.readBigUInt64LE(40), parentId: b.readBigUInt64LE(48), oldId: b.readUInt32LE(56),
+      fsType: str(36, STATMOUNT.FS_TYPE) ?? "", ...(subtype ? { subtype } : {}),
+      source: str(124, STATMOUNT.SB_SOURCE) ?? "", mountPoint: str(108, STATMOUNT.MNT_POINT) ?? "",
+      root: str(104, STATMOUNT.MNT_ROOT) ?? "", fsOptions: str(4, STATMOUNT.MNT_OPTS) ?? "",
+    };
+  }
+}
+
+// ---- fanotify mount events ----------------------------------------------------------
+
+// An fd that becomes readable when a mount of this mount namespace is
+// detached (fanotify FAN_MNT_DETACH, Linux 6.15; needs CAP_SYS_ADMIN), or
+// -errno. Its events are only a wake-up: the caller asks statmount() again.
+export function mountDetachEvents(): number {
+  const fd = rcOrErrno(NUM(lib.syscall(SYS.fanotify_init,
+    0x4000 /* FAN_REPORT_MNT */ | 0x1 /* FAN_CLOEXEC */ | 0x2 /* FAN_NONBLOCK */, O.RDONLY | O.CLOEXEC, 0, 0, 0)));
+  if (fd < 0) return fd;
+  const ns = tryOpen("/proc/self/ns/mnt", O.RDONLY);
+  if (ns < 0) { close(fd); return ns; }
+  const rc = rcOrErrno(NUM(lib.syscall(SYS.fanotify_mark, fd, 0x1 /* FAN_MARK_ADD */ | 0x110 /* FAN_MARK_MNTNS */,
+    0x02000000 /* FAN_MNT_DETACH */, ns, 0, 0)));
+  close(ns);
+  if (rc < 0) { close(fd); return rc; }
+  return fd;
+}
+
+// poll() on several fds; returns each one's revents, or -errno (0s on timeout).
+export function pollMany(fds: readonly number[], events: number, timeoutMs: number): number[] | number {
+  const b = Buffer.alloc(8 * fds.length);
+  fds.forEach((fd, i) => { b.writeInt32LE(fd, i * 8); b.writeInt16LE(events, i * 8 + 4); });
+  const rc = lib.poll(ptr(b), fds.length, timeoutMs);
+  if (rc < 0) return -errno();
+  return fds.map((_, i) => b.readInt16LE(i * 8 + 6));
 }

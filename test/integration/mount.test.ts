@@ -322,8 +322,10 @@ if (!canIntegrate()) {
     t.equal(refused.exitCode, 1);
     t.match(refused.stderr, /^\S*fusermount3: --auto-unmount without mounting is only for root \(libfuse uses it after mounting directly\)\n$/);
     t.equal(mountsAt(mnt).length, 1, "the mount is untouched");
+    t.equal(runAs(u, [OURS, "-u", mnt]).code, 0);
     // Root (a library that mounted directly) still gets its watchdog, which
-    // unmounts the dead filesystem once the socket closes.
+    // unmounts root's dead filesystem once the socket closes.
+    t.equal(fakeMount(null, { helper: OURS, args: ["--", mnt] }).gotFd, true, "root mounts");
     const { client } = await fakeMountHold(null, { helper: OURS, args: ["--auto-unmount", "--", mnt], timeoutMs: 300 });
     t.teardown(() => killTree(client.pid));
     t.equal(mountsAt(mnt).length, 1);

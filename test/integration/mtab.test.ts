@@ -67,7 +67,7 @@ ${mode === "fail" ? "exit 1" : `exec ${base}/real-$(basename "$0") "$@"`}
     const r = scenario("fail", `
       as ${FAKE_CLIENT} '${spec}'
       mounted ${mnt} && echo still-mounted || echo not-mounted
-      as ${OURS} -u ${mnt}; echo "UNMOUNT $?"`);
+      rc=0; as ${OURS} -u ${mnt} || rc=$?; echo "UNMOUNT $rc"`);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /"gotFd":true/);
     t.match(r.stdout, /"exitCode":0/);

@@ -86,7 +86,7 @@ if (!canIntegrate()) {
       writeFileSync(LOCK, "", { mode: 0o644 });
       chmodSync(LOCK, 0o644);
       const mnt = mkdirAs(u, `${base}/f1b`);
-      const r = fakeMount(u, { helper: OURS, args: ["--", mnt] });
+      const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: ["--", mnt] });
       t.equal(r.gotFd, false);
       t.equal(r.exitCode, 1);
       t.equal(r.stderr, `fusermount3: ${LOCK} must be a regular file owned by root with mode 0600: remove it (as root)\n`);
@@ -96,12 +96,12 @@ if (!canIntegrate()) {
     t.test("a lock held too long ends in a refusal within its deadline, nothing mounted", async (t) => {
       rmSync(LOCK, { force: true });
       writeFileSync(LOCK, "", { mode: 0o600 });
-      const holder = spawn("flock", ["-x", LOCK, "sleep", "30"], { stdio: "ignore" });
+      const holder = spawn("flock", ["-F", "-x", LOCK, "sleep", "30"], { stdio: "ignore" });
       t.teardown(() => killTree(holder.pid));
       await new Promise((r) => setTimeout(r, 300));
       const mnt = mkdirAs(u, `${base}/f1c`);
       const start = Date.now();
-      const r = fakeMount(u, { helper: OURS, args: ["--", mnt], timeoutMs: 30000 });
+      const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: ["--", mnt], timeoutMs: 30000 });
       const ms = Date.now() - start;
       t.equal(r.gotFd, false);
       t.equal(r.stderr, `fusermount3: timed out after 10 seconds waiting for ${LOCK}\n`);
@@ -114,13 +114,13 @@ if (!canIntegrate()) {
     mkdirSync("/run/mount", { recursive: true });
     if (!existsSync(UTAB)) writeFileSync(UTAB, "");
     if (!existsSync(`${UTAB}.lock`)) writeFileSync(`${UTAB}.lock`, "", { mode: 0o644 });
-    const holder = spawn("flock", ["-s", `${UTAB}.lock`, "sleep", "60"], { uid: u2.uid, gid: u2.gid, stdio: "ignore" });
+    const holder = spawn("flock", ["-F", "-s", `${UTAB}.lock`, "sleep", "60"], { uid: u2.uid, gid: u2.gid, stdio: "ignore" });
     t.teardown(() => killTree(holder.pid));
     await new Promise((r) => setTimeout(r, 300));
     t.ok(alive(holder.pid!), "another user holds a shared lock on utab.lock");
     const mnt = mkdirAs(u, `${base}/f2`);
     let start = Date.now();
-    const r = fakeMount(u, { helper: OURS, args: ["-o", "x-gvfs-hide", "--", mnt], timeoutMs: 30000 });
+    const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: ["-o", "x-gvfs-hide", "--", mnt], timeoutMs: 30000 });
     const mountMs = Date.now() - start;
     t.equal(r.gotFd, true, "the server got its fd");
     t.equal(r.exitCode, 0);
@@ -198,14 +198,14 @@ if (!canIntegrate()) {
     t.teardown(() => { rmSync(link, { force: true }); rmSync(link2, { force: true }); });
     for (const protocol of [[], ["--sync-init"]]) {
       for (const dev of [link, link2, "/dev/fd/0"]) {
-        const r = fakeMount(u, { helper: OURS, args: [...protocol, "--", mnt], env: { FUSE_KERN_DEVICE: dev } });
+        const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: [...protocol, "--", mnt], env: { FUSE_KERN_DEVICE: dev }, timeoutMs: 3000 });
         t.not(r.fdTarget, `${secret}/victim`, `${dev}: never the victim file`);
         t.equal(r.stderr.split("\n")[0], `fuse: invalid device from FUSE_KERN_DEVICE: ${dev} (a symbolic link)`, `${dev}: refused as a link`);
         if (r.gotFd) t.equal(r.fdTarget, "/dev/fuse", `${dev}: falls back to /dev/fuse`);
         spawnSync("umount", ["-l", mnt]);
       }
       for (const dev of ["/dev/null", "/dev/zero", "/dev/ptmx", "/dev/tty"]) {
-        const r = fakeMount(u, { helper: OURS, args: [...protocol, "--", mnt], env: { FUSE_KERN_DEVICE: dev } });
+        const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: [...protocol, "--", mnt], env: { FUSE_KERN_DEVICE: dev }, timeoutMs: 3000 });
         t.equal(r.gotFd, false, `${protocol.join("") || "classic"} ${dev}: no fd`);
         t.equal(r.stderr, `fusermount3: invalid device from FUSE_KERN_DEVICE: ${dev} (not a FUSE device)\n`);
       }
@@ -288,7 +288,7 @@ if (!canIntegrate()) {
       const mnt = mkdirAs(u, `${base}/f9a`);
       execFileSync("/bin/mount", ["--no-canonicalize", "-i", "-f", "-t", "fuse.stale", "-o", "rw,user=fmtest2,x-stale", "--", "stale", mnt]);
       t.equal(records(mnt).length, 1, "a stale record from another user");
-      const r = fakeMount(u, { helper: OURS, args: ["-o", "x-mine", "--", mnt] });
+      const r = fakeMount(u, { helper: OURS, argv0: "fusermount3", args: ["-o", "x-mine", "--", mnt] });
       t.equal(r.gotFd, true);
       const now = records(mnt);
       t.equal(now.length, 1, now.join("\n"));
@@ -304,7 +304,7 @@ if (!canIntegrate()) {
       // Hold libmount's lock so that /bin/mount -f waits; move the mount's
       // parent meanwhile; then let the record be written.
       if (!existsSync(`${UTAB}.lock`)) writeFileSync(`${UTAB}.lock`, "", { mode: 0o644 });
-      const holder = spawn("flock", ["-x", `${UTAB}.lock`, "sleep", "1.5"], { stdio: "ignore" });
+      const holder = spawn("flock", ["-F", "-x", `${UTAB}.lock`, "sleep", "1.5"], { stdio: "ignore" });
       t.teardown(() => killTree(holder.pid));
       await new Promise((r) => setTimeout(r, 200));
       const client = fakeMountHold(u, { helper: OURS, args: ["-o", "x-moved", "--", mnt] });

@@ -70,7 +70,7 @@ export type HoldReport = {
 };
 
 // Mount through a helper the way libfuse does, as the user; waits for the helper.
-export function fakeMount(u: User, spec: ClientSpec): ClientReport {
+export function fakeMount(u: User | null, spec: ClientSpec): ClientReport {
   const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" } });
   if (r.code !== 0) throw new Error(`fake client failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientReport;

@@ -203,3 +203,27 @@ t.test("hostile inputs do not throw", async (t) => {
   t.equal(topMountAt(parseMountinfo(chain), "/c")?.id, 2099, "top of a 2000-deep stack");
   t.doesNotThrow(() => unescapeOctal("\\777\\000\\400"));
 });
+
+t.test("countFuseMountsInText agrees with the parsed count on tricky tables", async (t) => {
+  const { countFuseMountsInText, ownsByOptions, fullFsType } = await import("../../src/policy/mountinfo.ts");
+  const line = (id: number, mp: string, type: string, src = "src", opts = "rw") =>
+    `${id} 1 0:${id} / ${mp} rw,nosuid shared:1 - ${type} ${src} ${opts}`;
+  const table = [
+    line(1, "/", "ext4"),
+    line(2, "/a\\040-\\040fuse\\040x", "tmpfs"), // " - fuse " inside a name, escaped
+    line(3, "/m1", "fuse", "/dev/fuse", "rw,user_id=1000,group_id=1000"),
+    line(4, "/m2", "fuse.sshfs", "host:/x", "rw,user_id=1000"),
+    line(5, "/m3", "fuseblk", "/dev/sdb1"),
+    line(6, "/m4", "fusectl", "fusectl"),
+    line(7, "/m5", "fuse.a-b", "-\\040fuse\\040"),
+    line(8, "/m6", "tmpfs", "fuse"),
+  ].join("\n") + "\n";
+  t.equal(countFuseMountsInText(table), countFuseMounts(parseMountinfo(table)));
+  t.equal(countFuseMountsInText(table), 3);
+  t.equal(countFuseMountsInText(""), 0);
+  t.ok(ownsByOptions("user_id=1000,group_id=1000", 1000));
+  t.notOk(ownsByOptions("user_id=1000,group_id=1000", 100), "uid 100 is not uid 1000");
+  t.notOk(ownsByOptions("rw,group_id=1000", 1000));
+  t.equal(fullFsType("fuse", "sshfs"), "fuse.sshfs");
+  t.equal(fullFsType("fuseblk"), "fuseblk");
+});
