@@ -42,15 +42,19 @@ type Report = {
 };
 
 type YourMount = { mountPoint: string; type: string; state: "alive" | "dead" | "not probed" };
-// Probing starts a child per mount: enough for a person's list, bounded.
+// Probing starts a child per mount: enough for a person's list, bounded in
+// number and in time (a server that does not answer costs its deadline).
 const MOUNTS_PROBED = 32;
+const PROBE_BUDGET_MS = 5000;
 
 // The caller's FUSE mounts and whether their servers still answer, asked as
 // the caller (the same probe as auto-unmount, once, with a short deadline).
 function yourMounts(caller: Credentials, table: MountEntry[]): YourMount[] {
+  const end = Date.now() + PROBE_BUDGET_MS;
   return table.filter((e) => isFuseType(e.fsType) && ownsByOptions(e.superOptions, caller.uid)).map((e, i) => ({
     mountPoint: e.mountPoint, type: e.fsType,
-    state: i >= MOUNTS_PROBED ? "not probed" : connectionIsDead(caller, e.mountPoint, { probes: 1, timeoutMs: 2000 }) ? "dead" : "alive",
+    state: i >= MOUNTS_PROBED || Date.now() >= end ? "not probed"
+      : connectionIsDead(caller, e.mountPoint, { probes: 1, timeoutMs: Math.min(1000, end - Date.now()) }) ? "dead" : "alive",
   }));
 }
 

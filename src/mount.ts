@@ -271,7 +271,7 @@ function recoverDeadMount(ctx: Ctx, m: Mountpoint): void {
   const top = kernelTopMount(m.parentFd, m.last, m.path);
   if (top === UNSUPPORTED || top === undefined) return;
   if (!isFuseType(top.type) || !ownsByOptions(top.fsOptions, ctx.who.caller.uid)) return;
-  if (!connectionIsDead(ctx.who.caller, m.path)) return;
+  if (!connectionIsDead(ctx.who.caller, m.path, { probes: 1 })) return;
   const rc = c.fchdir(m.parentFd);
   // Detach exactly the mount that was judged: still the top one at the path.
   const still = rc === 0 ? kernelTopMount(c.AT_FDCWD, m.last, m.path) : undefined;

@@ -37,12 +37,12 @@ if (!canIntegrate()) {
 
   t.test("-u and mount_max with 10,000 extra mounts", async (t) => {
     const conf = `${rootDir}/fuse.conf.scale`;
-    writeFileSync(conf, "mount_max = 2\n");
     const mnts = [0, 1, 2].map((i) => mkdirAs(u, `${base}/scale${i}`));
     const as = `setpriv --reuid ${u.uid} --regid ${u.gid} --clear-groups -- env -i`;
     const r = inNamespace(`
       mkdir -p ${rootDir}/many && mount -t tmpfs none ${rootDir}/many && ${MANY} ${rootDir}/many 10000
       echo "lines=$(wc -l < /proc/self/mountinfo)"
+      n=$(grep -c ' - fuse[ .]' /proc/self/mountinfo || true); echo "mount_max = $((n + 2))" > ${conf}
       mount --bind ${conf} /etc/fuse.conf
       for m in ${mnts.join(" ")}; do ${as} ${FAKE_CLIENT} '{"helper":"${OURS}","argv0":"fusermount3","args":["--","'$m'"]}'; done
       ${as} ${OURS} -u ${mnts[0]} && echo "unmounted 0"
@@ -51,7 +51,7 @@ if (!canIntegrate()) {
     t.equal(r.code, 0, r.stderr);
     t.ok(Number(/lines=(\d+)/.exec(r.stdout)?.[1]) > 10000, "10,000 extra mounts");
     const reports = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { gotFd: boolean; stderr: string });
-    t.same(reports.map((x) => x.gotFd), [true, true, false], "mount_max = 2 counted exactly");
+    t.same(reports.map((x) => x.gotFd), [true, true, false], `mount_max = 2 counted exactly (${reports.map((x) => x.stderr).join(" | ")})`);
     t.match(reports[2]?.stderr ?? "", /^fusermount3: too many FUSE filesystems mounted; mount_max=N can be set in \/etc\/fuse.conf\n$/);
     t.match(r.stdout, /unmounted 0\nunmounted 1\n/);
     t.match(r.stdout, new RegExp(`fusermount3: entry for ${base}/many-not-mounted not found in /etc/mtab\\nrc=1`));
@@ -85,17 +85,21 @@ if (!canIntegrate()) {
 
   t.test("a second, unrelated mount at the same path is left alone", async (t) => {
     const mnt = mkdirAs(u, `${base}/stacked`);
-    const { client } = await fakeMountHold(u, { helper: OURS, argv0: "fusermount3", args: ["-o", "auto_unmount,subtype=first", "--", mnt] });
-    t.teardown(() => killTree(client.pid));
-    // Another mount of the user's on top of the watched one (the same path).
+    // The watched mount: a real server with auto_unmount.
+    const bottom = spawn(HELLO, [mnt, "--helper", OURS, "--auto-unmount", "--classic"], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+    t.teardown(() => killTree(bottom.pid));
+    t.ok(await waitFor(() => mountsAt(mnt).length === 1, 20000), "watched mount");
+    // Another mount of the user's on top of it (the same path).
     const top = await hello(u, mnt);
     t.teardown(() => killTree(top.pid));
     t.equal(mountsAt(mnt).length, 2);
-    client.kill("SIGKILL"); // the watched mount's server dies
+    bottom.kill("SIGKILL"); // the watched mount's server dies
     await new Promise((r) => setTimeout(r, 3000));
     const left = mountsAt(mnt).map((m) => m.fsType);
-    t.ok(left.includes("fuse.hello"), `the other mount stays (${left.join(", ")})`);
+    t.equal(left[left.length - 1], "fuse.hello", `the other mount stays on top (${left.join(", ")})`);
+    t.equal(runAs(u, ["/bin/cat", `${mnt}/hello`]).stdout, "Hello, world!\n", "and still serves");
     killTree(top.pid);
+    spawnSync("umount", ["-l", mnt]); spawnSync("umount", ["-l", mnt]);
   });
 
   t.test("the caller's own dead mount is detached before mounting there again", async (t) => {
