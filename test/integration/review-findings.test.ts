@@ -337,7 +337,9 @@ if (!canIntegrate()) {
     });
 
     t.test("a cwd longer than PATH_MAX behaves as with libfuse 3.14", async (t) => {
-      const script = (helper: string, args: string[]) => `import os\nos.chdir('${base}')\nfor i in range(20):\n  n='d'*250\n  os.makedirs(n, exist_ok=True)\n  os.chdir(n)\nos.execv('${helper}', ['fusermount3'] + ${JSON.stringify(args)})`;
+      const deep = mkdirAs(u, `${base}/deep`);
+      t.teardown(() => { spawnSync("rm", ["-rf", "--", deep]); }); // rm copes with paths past PATH_MAX
+      const script = (helper: string, args: string[]) => `import os\nos.chdir('${deep}')\nfor i in range(20):\n  n='d'*250\n  os.makedirs(n, exist_ok=True)\n  os.chdir(n)\nos.execv('${helper}', ['fusermount3'] + ${JSON.stringify(args)})`;
       for (const args of [["-V"], ["-u", "x"], ["-u", "/nonexistent/x"]]) {
         const ours = runAs(u, ["/usr/bin/python3", "-c", script(OURS, args)]);
         const theirs = runAs(u, ["/usr/bin/python3", "-c", script("/usr/bin/fusermount3", args)]);
