@@ -1,11 +1,9 @@
 // fusermount3 --check: a user's diagnosis; each problem one line naming the fix.
 import t from "tap";
 import { writeFileSync, chmodSync } from "node:fs";
-import { canIntegrate, skipReason, OURS, OURS_HELPER, user, scratch, runAs, inNamespace, cleanupDir } from "../lib/harness.ts";
+import { integration, OURS, OURS_HELPER, user, scratch, runAs, inNamespace, cleanupDir } from "../lib/harness.ts";
 
-if (!canIntegrate()) {
-  t.test("check tests", { skip: skipReason }, () => {});
-} else {
+integration("check tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -48,4 +46,4 @@ if (!canIntegrate()) {
     t.equal(runAs(u, [OURS, "--check", "/mnt"], { argv0: "fusermount3" }).stderr, "fusermount3: --check takes no mountpoint\n");
     t.equal(runAs(u, [OURS, "--json", "/mnt"], { argv0: "fusermount3" }).stderr, "fusermount3: --json goes with --check\n");
   });
-}
+});

@@ -22,7 +22,7 @@ import t from "tap";
 import { writeFileSync, chmodSync, chownSync, symlinkSync, mkdirSync, readFileSync, appendFileSync, rmSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import {
-  canIntegrate, skipReason, OURS, OURS_HELPER, C_HELPER, PREFIX, user, scratch, mkdirAs, fakeMount,
+  integration, OURS, OURS_HELPER, C_HELPER, PREFIX, user, scratch, mkdirAs, fakeMount,
   mountsAt, normalizedMount, cleanupDir, type User,
 } from "../lib/harness.ts";
 import { difference, type DifferenceId } from "./differences.ts";
@@ -64,9 +64,7 @@ const USAGE =
   " -q\t\t    quiet\n" +
   " -z\t\t    lazy unmount\n";
 
-if (!canIntegrate()) {
-  t.plan(0, skipReason);
-} else {
+integration("differential tests", () => {
   const u = user("fmtest");
   const u2 = user("fmtest2");
   const B = scratch(u);
@@ -878,4 +876,4 @@ if (!canIntegrate()) {
     clearMounts();
     t.same(newMounts(), [], "no mounts left by the cases");
   });
-}
+});

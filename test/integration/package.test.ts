@@ -5,13 +5,11 @@ import t from "tap";
 import { mkdtempSync, writeFileSync, chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync, spawn } from "node:child_process";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree } from "../lib/harness.ts";
+import { integration, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree } from "../lib/harness.ts";
 
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 
-if (!canIntegrate()) {
-  t.test("package tests", { skip: skipReason }, () => {});
-} else {
+integration("package tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const project = mkdtempSync("/tmp/fm-pkg-");
@@ -70,4 +68,4 @@ void unmount;
     t.equal(runAs(u, [OURS, "-u", mnt]).code, 0);
     t.equal(await new Promise((r) => app.on("exit", r)), 0);
   });
-}
+});
