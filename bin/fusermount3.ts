@@ -9,7 +9,9 @@
 //      input (BUN_OPTIONS, BUN_INSPECT, …) and nothing here can be trusted;
 //   3. fix the inherited process state (umask, signals, rlimits);
 //   4. run, and leave through _exit() so no runtime exit hook runs as root.
-// Modules imported here do no work at load time.
+// At load time the imported modules only define constants and functions, with
+// one exception: src/sys/libc.ts dlopen()s libc.so.6, binds its symbols and
+// takes errno's address. None of them reads the environment, argv or a file.
 
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";
