@@ -11,8 +11,9 @@
 //   4. run: main() lowers this thread to the caller's credentials before it
 //      looks at anything the caller controls (src/sys/creds.ts), and leaves
 //      through _exit() so no runtime exit hook runs as root.
-// At load time the imported modules only bind libc (dlopen) and define
-// functions and constants; nothing reads the caller's input.
+// At load time the imported modules only define constants and functions, with
+// one exception: src/sys/libc.ts dlopen()s libc.so.6, binds its symbols and
+// takes errno's address. None of them reads the environment, argv or a file.
 
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";

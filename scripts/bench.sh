@@ -15,6 +15,8 @@
 #     --rss-runs N          runs per kind for peak RSS (default 30)
 #     --extra-v NAME=PATH   also time PATH -V with the start-up kinds (diagnostics;
 #                           PATH must be executable by fmtest)
+#     -h, --help            this text (the controller's own options:
+#                           bun scripts/bench/run.ts --help)
 #
 # Peak RSS is measured with /usr/bin/time -f %M (Debian package "time"; installed
 # with apt-get if missing).
@@ -24,6 +26,7 @@
 # every measurement inside `unshare -m --propagation private` so nothing leaks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for a in "$@"; do case "$a" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac; done
 [ "$(id -u)" = 0 ] || { echo "bench: must be run as root (it installs the helper set-uid into a temporary prefix)" >&2; exit 1; }
 [ -x /usr/bin/fusermount3 ] || { echo "bench: /usr/bin/fusermount3 (the C reference) is missing: apt-get install fuse3" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "bench: /dev/fuse is missing" >&2; exit 1; }

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Runs every test (npm test).
 #  - unit tests of the pure modules, under Node;
-#  - as root: builds and installs the helper set-uid into a temporary prefix,
-#    creates the unprivileged test users, and runs the integration, real-client
-#    and differential tests as those users, all inside a private mount namespace
-#    so that nothing they mount or bind is visible to (or left on) the machine.
-# Ends with the line "N passed, N failed".
+#  - as root: installs the Debian packages the tests use if any is missing
+#    (apt-get, non-interactive; FM_TEST_NO_APT=1 to never do that), builds and
+#    installs the helper set-uid into a temporary prefix, creates the
+#    unprivileged test users, and runs the integration, real-client and
+#    differential tests as those users, all inside a private mount namespace so
+#    that nothing they mount or bind is visible to (or left on) the machine;
+#  - as another user: the unit tests only, and one line saying what was skipped.
+# Arguments name test files to run instead of the whole suite.
+# Ends with the line "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules/tap ] && [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
 
-# One run at a time on a machine: runs share /dev/fuse's mode and the test users.
+# The Debian packages the integration tests use (install_test_packages).
+. test/lib/packages.sh
+
+# One run at a time on a machine: runs share /dev/fuse's mode, the test users
+# and dpkg.
 if [ "$(id -u)" = 0 ]; then
   exec 9>/run/lock/fusermount3-ts-tests.lock 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
   flock 9
+  install_test_packages
 fi
 
 log=$(mktemp /tmp/fm-test-log.XXXXXX)
@@ -31,13 +40,13 @@ if [ "$(id -u)" = 0 ]; then
   FM_TEST_PREFIX=$(mktemp -d /var/tmp/fm-test-prefix.XXXXXX)
   chmod 755 "$FM_TEST_PREFIX"
   export FM_TEST_PREFIX
-  ./install.sh --prefix "$FM_TEST_PREFIX" >/dev/null || { echo "test: install failed"; echo "0 passed, 1 failed"; exit 1; }
+  ./install.sh --prefix "$FM_TEST_PREFIX" >/dev/null || { echo "test: install failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
   # Tools the test users run are compiled into the prefix: the checkout itself
   # may sit where they cannot read it (/root).
   tool() { # OUTPUT-NAME SOURCE [bun build flags]
     local out=$1 src=$2; shift 2
     ./node_modules/.bin/bun build --compile "$@" "$src" --outfile "$FM_TEST_PREFIX/tools/$out" >/dev/null \
-      || { echo "test: building $src failed"; echo "0 passed, 1 failed"; exit 1; }
+      || { echo "test: building $src failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
   }
   tool fakeclient test/tools/fakeclient.ts
   tool syncpeer test/tools/syncpeer.ts
@@ -64,7 +73,6 @@ if [ "$(id -u)" = 0 ]; then
   runner=(unshare -m --propagation private --)
 fi
 
-# Arguments name test files to run instead of the whole suite.
 [ $# -gt 0 ] && files=("$@")
 "${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
@@ -73,5 +81,8 @@ pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
 fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); fail=${fail:-0}
 skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
 if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then fail=1; fi
+if [ "$(id -u)" != 0 ] && { [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q integration; }; then
+  echo "test: not root, so the integration tests were skipped (test/integration: real mounts as unprivileged test users, the comparison with the C helper, install); to run them too: sudo npm test"
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 exit "$rc"

@@ -3,23 +3,31 @@
 // when the helper or the kernel cannot do it).
 //
 //   bun examples/hello/main.ts MOUNTPOINT [--helper PATH] [--classic] [--auto-unmount]
+//   bun examples/hello/main.ts --help
 //
 // Prints one JSON line once mounted, then serves until the filesystem is
 // unmounted (fusermount3 -u MOUNTPOINT) or the process gets SIGINT/SIGTERM.
+// Exit status: 0 after a clean unmount, 1 when mounting fails, 2 for a usage error.
+// The command line is parsed with commander (a development dependency: this
+// entry point is run from a checkout or compiled with `bun build --compile`;
+// the published modules fuse.ts and hellofs.ts do not use it).
 
+import { Command } from "commander";
 import { mount, unmount } from "../../src/client/index.ts";
 import { serve, type Session } from "./fuse.ts";
 import { HelloFs } from "./hellofs.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const helperAt = args.indexOf("--helper");
-const helper = helperAt >= 0 ? args[helperAt + 1] : undefined;
-const mountpoint = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--helper");
-if (!mountpoint) {
-  process.stderr.write("usage: bun examples/hello/main.ts MOUNTPOINT [--helper PATH] [--classic] [--auto-unmount]\n");
-  process.exit(2);
-}
+const program = new Command("hello")
+  .description("Serve a read-only file `hello` (\"Hello, world!\") at MOUNTPOINT, mounted through fusermount3.")
+  .argument("<mountpoint>", "where to mount (a directory you own)")
+  .option("--helper <path>", "the fusermount3 to run (default: the client module's search)")
+  .option("--classic", "use the classic protocol, not synchronous FUSE_INIT")
+  .option("--auto-unmount", "ask the helper to unmount when this process dies")
+  .showHelpAfterError("(hello --help shows the usage)")
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .parse();
+const mountpoint = program.args[0]!;
+const { helper, classic, autoUnmount } = program.opts<{ helper?: string; classic?: boolean; autoUnmount?: boolean }>();
 
 let session: Session | undefined;
 let mounted = false;
@@ -27,8 +35,8 @@ let initBeforeMounted = false;
 try {
   const m = await mount(mountpoint, {
     options: ["fsname=hello", "subtype=hello"],
-    syncInit: flag("--classic") ? false : "auto",
-    autoUnmount: flag("--auto-unmount"),
+    syncInit: classic ? false : "auto",
+    autoUnmount: autoUnmount === true,
     helper,
     serve: (fd) => {
       session = serve(fd, new HelloFs());

@@ -9,6 +9,7 @@
 //        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax]
 //        [--extra-v NAME=PATH]...   (more -V start-up kinds, for diagnostics)
 //   bun scripts/bench/run.ts --from-json FILE [--out DIR]     (re-render only)
+//   bun scripts/bench/run.ts --help
 
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
@@ -16,15 +17,40 @@ import { cpus, release, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
 import { render, summarize, type Machine } from "./report.ts";
 import type { ClientConfig, ClientResult, HelperSpec, Request } from "./types.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-const all = (name: string): string[] => args.flatMap((a, i) => (a === name && args[i + 1] !== undefined ? [args[i + 1]!] : []));
-const quick = args.includes("--quick");
-const outDir = resolve(opt("--out") ?? join(ROOT, "bench"));
+const count = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("It must be a non-negative integer.");
+  return n;
+};
+const collect = (v: string, all: string[] | undefined): string[] => [...(all ?? []), v];
+type Options = {
+  prefix?: string; user: string; out?: string; variant?: string[]; quick?: boolean; n?: number; rssRuns?: number;
+  dir?: string; phases?: string; extraV?: string[]; fromJson?: string;
+};
+const o = new Command("bench")
+  .description("The benchmark controller, run by scripts/bench.sh (npm run bench) as root inside a private mount namespace.")
+  .option("--prefix <DIR>", "where scripts/bench.sh installed both helpers, the client and the floors")
+  .option("--user <NAME>", "the unprivileged user who runs the helpers", "fmtest")
+  .option("--out <DIR>", "where results.json and RESULTS.md go (default: bench/)")
+  .option("--variant <NAME>", "also measure the helper installed in PREFIX/variants/NAME (repeatable)", collect)
+  .option("--quick", "N=20 and one round of each concurrency test (a smoke run)")
+  .option("-n <N>", "iterations per latency measurement and kind (default: 300, 20 with --quick)", count)
+  .option("--rss-runs <N>", "runs per kind for peak RSS (default: 30, 5 with --quick)", count)
+  .option("--dir <SCRATCH>", "scratch directory for the mountpoints (default: a new /tmp/fm-bench-*)")
+  .option("--phases <LIST>", "only these, comma-separated: classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax")
+  .option("--extra-v <NAME=PATH>", "also time PATH -V with the start-up kinds (repeatable; diagnostics)", collect)
+  .option("--from-json <FILE>", "only re-render RESULTS.md and the table from a results.json")
+  .showHelpAfterError("(bun scripts/bench/run.ts --help shows the usage)")
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .parse()
+  .opts<Options>();
+const quick = o.quick === true;
+const outDir = resolve(o.out ?? join(ROOT, "bench"));
 const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
 
 function sh(cmd: string, a: string[]): string {
@@ -107,7 +133,7 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<type
 }
 
 // ---- re-render only ----------------------------------------------------------------
-const fromJson = opt("--from-json");
+const fromJson = o.fromJson;
 if (fromJson) {
   const j = JSON.parse(readFileSync(fromJson, "utf8")) as { machine: Machine; config: { cfgInfo: Parameters<typeof render>[3] }; raw: ClientResult };
   writeOutputs(j.raw, j.machine, j.config.cfgInfo, j.config);
@@ -115,21 +141,21 @@ if (fromJson) {
 }
 
 // ---- measure -----------------------------------------------------------------------
-const prefix = opt("--prefix");
-const userName = opt("--user") ?? "fmtest";
+const prefix = o.prefix;
+const userName = o.user;
 if (!prefix || process.getuid?.() !== 0) { log("needs root and --prefix (run it through scripts/bench.sh)"); process.exit(2); }
 const uid = Number(sh("id", ["-u", userName])), gid = Number(sh("id", ["-g", userName]));
 
 const helpers: HelperSpec[] = [
   { name: "ours", launcher: `${prefix}/bin/fusermount3`, bunHelper: `${prefix}/lib/fusermount3/fusermount3-bun`, syncInit: true, inConcurrency: true },
   { name: "c", launcher: "/usr/bin/fusermount3", syncInit: false, inConcurrency: true },
-  ...all("--variant").map((v): HelperSpec => ({
+  ...(o.variant ?? []).map((v): HelperSpec => ({
     name: v, launcher: `${prefix}/variants/${v}/bin/fusermount3`, bunHelper: `${prefix}/variants/${v}/lib/fusermount3/fusermount3-bun`,
     syncInit: true, inConcurrency: true,
   })),
 ];
-const N = Number(opt("-n") ?? (quick ? 20 : 300));
-const dir = realpathSync(opt("--dir") ?? mkdtempSync("/tmp/fm-bench-"));
+const N = o.n ?? (quick ? 20 : 300);
+const dir = realpathSync(o.dir ?? mkdtempSync("/tmp/fm-bench-"));
 chmodSync(dir, 0o755);
 chownSync(dir, uid, gid);
 const config: ClientConfig = {
@@ -145,11 +171,11 @@ const config: ClientConfig = {
   concurrent: { count: 100, rounds: quick ? 1 : 3 },
   mountMax: { value: 50, rounds: quick ? 1 : 3 },
   watchdog: { waitMs: 10000, perHelper: 3 },
-  rss: existsSync("/usr/bin/time") ? { time: "/usr/bin/time", runs: Number(opt("--rss-runs") ?? (quick ? 5 : 30)) } : null,
+  rss: existsSync("/usr/bin/time") ? { time: "/usr/bin/time", runs: o.rssRuns ?? (quick ? 5 : 30) } : null,
   timeoutMs: 20000,
   utab: false,
-  ...(opt("--phases") ? { phases: opt("--phases")!.split(",") } : {}),
-  extraVersion: all("--extra-v").map((x) => ({ name: x.split("=")[0]!, path: x.slice(x.indexOf("=") + 1), args: ["-V"] })),
+  ...(o.phases ? { phases: o.phases.split(",") } : {}),
+  extraVersion: (o.extraV ?? []).map((x) => ({ name: x.split("=")[0]!, path: x.slice(x.indexOf("=") + 1), args: ["-V"] })),
 };
 // A private, empty /run/mount for the run: the machine's utab (which may hold
 // other programs' records) is neither read nor written, and the classic

@@ -7,6 +7,8 @@
 # fuse.conf binds) and does not hold the lock.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+for a in "$@"; do case "$a" in -h|--help) [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null
+  exec node_modules/.bin/bun test/fuzz/run.ts --help ;; esac; done
 [ "$(id -u)" = 0 ] || { echo "fuzz: must be run as root (it installs a set-uid helper and makes mount namespaces)" >&2; exit 2; }
 [ -x /usr/bin/fusermount3 ] || { echo "fuzz: the reference /usr/bin/fusermount3 is missing (apt-get install fuse3)" >&2; exit 2; }
 [ -d node_modules/tap ] && [ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund >/dev/null

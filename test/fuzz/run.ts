@@ -1,8 +1,9 @@
 // The differential fuzzer's driver: one long-running Bun program (compiled into
 // $FM_TEST_PREFIX/tools/fuzz by test/run.sh and test/fuzz/fuzz.sh). Run as root:
 //
-//   fuzz --seed N --cases M [--start I] [--workers W] [--only I] [--json] [--report FILE]
-//        [--ours PATH] [--c PATH] [--user NAME] [--other NAME] [--show K]
+//   fuzz --seed N --cases M [--start I] [--workers W] [--only I | --case JSON] [--json]
+//        [--report FILE] [--ours PATH] [--c PATH] [--user NAME] [--other NAME] [--show K]
+//   fuzz --help
 //
 // The coordinator starts W workers, each in its own private mount namespace
 // (`unshare -m --propagation private`). A worker mounts a private tmpfs over
@@ -24,6 +25,7 @@
 import { readFileSync, writeFileSync, mkdirSync, chmodSync, chownSync, symlinkSync, appendFileSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { Command, InvalidArgumentError } from "commander";
 import * as c from "../../src/sys/libc.ts";
 import { decodeStatus, STATUS_SIZE } from "../../protocol/wire.ts";
 import { generateCase, type FuzzCase } from "./gen.ts";
@@ -330,30 +332,41 @@ function userIds(name: string): [number, number] | undefined {
   return undefined;
 }
 
-function parseArgs(argv: string[]): Record<string, string | true> {
-  const o: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf("=");
-    if (eq > 0) { o[a.slice(2, eq)] = a.slice(eq + 1); continue; }
-    const k = a.slice(2);
-    if (["json", "help", "verbose"].includes(k)) o[k] = true;
-    else { const v = argv[++i]; if (v === undefined) throw new Error(`--${k} needs a value`); o[k] = v; }
-  }
-  return o;
-}
+type Options = {
+  seed: number; cases: number; start: number; workers?: number; only?: number; case?: string; json?: boolean;
+  report?: string; show: number; ours?: string; c?: string; user: string; other: string;
+};
 
-const USAGE = `usage: fuzz [--seed N] [--cases M] [--start I] [--workers W] [--only I | --case JSON] [--json]
-            [--report FILE] [--show K] [--ours PATH] [--c PATH] [--user NAME] [--other NAME]
-  Runs cases start..start+M-1 of seed N through the C helper and ours as the user
-  (default fmtest) and compares them (see test/fuzz/run.ts). Needs root.
-  --workers W parallel workers (default: the number of CPUs)
-  --only I    run case I alone and print both outcomes
-  --case J    run one hand-written case, JSON {"args": [...], "commFd"?, "conf"?, "utab"?, "pre"?}
-  --json      print the summary as one JSON line (for the corpus test)
-  --report F  append every finding as a JSON line to F
-  --show K    print at most K findings in full (default 20)`;
+const count = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("It must be a non-negative integer.");
+  return n;
+};
+
+// The command line (commander; the __worker mode below is internal).
+function parseOptions(argv: string[]): Options {
+  return new Command("fuzz")
+    .description("Run cases start..start+M-1 of seed N through the C helper and ours as the user and compare " +
+      "them (see test/fuzz/run.ts). Needs root. Exit status: 0 when there is no unexplained " +
+      "divergence and no crash, 1 otherwise, 2 for a usage or set-up error.")
+    .option("--seed <N>", "generator seed", count, 1)
+    .option("--cases <M>", "number of cases", count, 1000)
+    .option("--start <I>", "index of the first case", count, 0)
+    .option("--workers <W>", "parallel workers (default: the number of CPUs, at most 8)", count)
+    .option("--only <I>", "run case I alone and print both outcomes", count)
+    .option("--case <JSON>", 'run one hand-written case, JSON {"args": [...], "commFd"?, "conf"?, "utab"?, "pre"?}')
+    .option("--json", "print the summary as one JSON line (for the corpus test)")
+    .option("--report <FILE>", "append every finding as a JSON line to FILE")
+    .option("--show <K>", "print at most K findings in full", count, 20)
+    .option("--ours <PATH>", "our launcher (default: $FM_TEST_PREFIX/bin/fusermount3)")
+    .option("--c <PATH>", `the reference C helper (default: ${C_DEFAULT})`)
+    .option("--user <NAME>", "the unprivileged user who runs both helpers", "fmtest")
+    .option("--other <NAME>", "the other user who owns some fixtures", "fmtest2")
+    .showHelpAfterError("(fuzz --help shows the usage)")
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+    .parse(argv, { from: "user" })
+    .opts<Options>();
+}
 
 // For reading only: long runs of a repeated unit shown as «unit×count».
 const abbr = (s: string): string => s.replace(/((.{1,24}?)\2{7,})/gsu, (all, _r: string, unit: string) => `«${unit}×${all.length / unit.length}»`);
@@ -363,33 +376,23 @@ function fmtOutcome(o: Outcome | undefined): string {
   return abbr(JSON.stringify({ code: o.code, signal: o.signal, stdout: o.stdout, stderr: o.stderr, gotFd: o.gotFd, mounts: o.mounts, ...(o.preMounts.length ? { preMounts: o.preMounts } : {}), ...(o.syncStatus !== undefined ? { syncStatus: o.syncStatus } : {}) }));
 }
 
-async function coordinator(argv: string[]): Promise<number> {
-  const a = parseArgs(argv);
-  if (a.help) { console.log(USAGE); return 0; }
+async function coordinator(a: Options): Promise<number> {
   if (process.getuid?.() !== 0) { console.error("fuzz: must run as root (it makes private mount namespaces)"); return 2; }
-  const num = (k: string, d: number): number => {
-    const v = a[k];
-    if (v === undefined || v === true) return d;
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${k} must be a non-negative integer`);
-    return n;
-  };
   const prefix = process.env.FM_TEST_PREFIX ?? "";
-  const ours = typeof a.ours === "string" ? a.ours : prefix ? `${prefix}/bin/fusermount3` : "";
+  const ours = a.ours ?? (prefix ? `${prefix}/bin/fusermount3` : "");
   if (!ours) { console.error("fuzz: give --ours PATH or set FM_TEST_PREFIX"); return 2; }
-  const userName = typeof a.user === "string" ? a.user : "fmtest";
-  const ids = userIds(userName);
-  if (!ids) { console.error(`fuzz: no user ${userName}`); return 2; }
-  const other = userIds(typeof a.other === "string" ? a.other : "fmtest2") ?? [65534, 65534];
+  const ids = userIds(a.user);
+  if (!ids) { console.error(`fuzz: no user ${a.user}`); return 2; }
+  const other = userIds(a.other) ?? [65534, 65534];
   const cfg: Config = {
-    seed: num("seed", 1), start: num("start", 0), cases: num("cases", 1000), workers: Math.max(1, num("workers", Math.min(8, availableParallelism()))),
-    ours, c: typeof a.c === "string" ? a.c : C_DEFAULT, uid: ids[0], gid: ids[1], otherUid: other[0], otherGid: other[1],
-    ...(a.only !== undefined ? { only: num("only", 0) } : {}),
+    seed: a.seed, start: a.start, cases: a.cases, workers: Math.max(1, a.workers ?? Math.min(8, availableParallelism())),
+    ours, c: a.c ?? C_DEFAULT, uid: ids[0], gid: ids[1], otherUid: other[0], otherGid: other[1],
+    ...(a.only !== undefined ? { only: a.only } : {}),
   };
-  if (typeof a.case === "string") { cfg.adhoc = JSON.parse(a.case) as Config["adhoc"]; cfg.only = 0; }
+  if (a.case !== undefined) { cfg.adhoc = JSON.parse(a.case) as Config["adhoc"]; cfg.only = 0; }
   if (cfg.only !== undefined) cfg.workers = 1;
-  const show = num("show", 20);
-  const report = typeof a.report === "string" ? a.report : undefined;
+  const show = a.show;
+  const report = a.report;
   const self = Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
 
   const t0 = performance.now();
@@ -483,7 +486,8 @@ if (argv[0] === "__worker") {
   await workerMain(cfg, Number(argv[2]));
   c.exit(0);
 } else {
+  const opts = parseOptions(argv);
   let code: number;
-  try { code = await coordinator(argv); } catch (e) { console.error(`fuzz: ${(e as Error).message}`); code = 2; }
+  try { code = await coordinator(opts); } catch (e) { console.error(`fuzz: ${(e as Error).message}`); code = 2; }
   process.exit(code);
 }

@@ -3,11 +3,9 @@
 // private /dev inside a nested mount namespace; without it nothing fails.
 import t from "tap";
 import { readFileSync } from "node:fs";
-import { canIntegrate, skipReason, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, cleanupDir, mountsAt } from "../lib/harness.ts";
+import { integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, cleanupDir, mountsAt } from "../lib/harness.ts";
 
-if (!canIntegrate()) {
-  t.test("audit tests", { skip: skipReason }, () => {});
-} else {
+integration("audit tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -64,4 +62,4 @@ if (!canIntegrate()) {
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /"exitCode":0,"signal":null,"stdout":"","stderr":""/);
   });
-}
+});

@@ -7,7 +7,7 @@ import t from "tap";
 import { writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import {
-  ROOT, canIntegrate, skipReason, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir,
+  ROOT, integration, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir,
 } from "../lib/harness.ts";
 
 type Finding = { id: string; severity: string; message: string };
@@ -22,9 +22,7 @@ type Tap = { fail(msg: string): unknown };
 const NEW_PROBLEMS = ["no-new-privs", "apparmor-confined", "apparmor-no-local-rules", "fusermount-not-setuid",
   "fusermount-stale", "launcher-skew", "launcher-other", "sync-init-failed"];
 
-if (!canIntegrate()) {
-  t.test("check tests", { skip: skipReason }, () => {});
-} else {
+integration("check tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const rootDir = rootScratch();
@@ -249,4 +247,4 @@ int main(int argc, char **argv) {
     t.equal(runAs(u, [OURS, "--check", "/mnt"], { argv0: "fusermount3" }).stderr, "fusermount3: --check takes no mountpoint\n");
     t.equal(runAs(u, [OURS, "--json", "/mnt"], { argv0: "fusermount3" }).stderr, "fusermount3: --json goes with --check\n");
   });
-}
+});

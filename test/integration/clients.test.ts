@@ -5,13 +5,9 @@
 import t from "tap";
 import { writeFileSync, chownSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { canIntegrate, skipReason, OURS, user, scratch, mkdirAs, inNamespace, cleanupDir } from "../lib/harness.ts";
+import { integration, have, OURS, user, scratch, mkdirAs, inNamespace, cleanupDir } from "../lib/harness.ts";
 
-const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-
-if (!canIntegrate()) {
-  t.test("integration tests", { skip: skipReason }, () => {});
-} else {
+integration("real FUSE clients", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -108,4 +104,4 @@ if (!canIntegrate()) {
     t.match(r.stdout, /mounted\nauto-unmounted/);
   });
 
-}
+});

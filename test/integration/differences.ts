@@ -1,5 +1,5 @@
 // Deliberate differences between our fusermount3 and Debian 12's C fusermount3
-// (libfuse 3.14), as exercised by differential.test.ts. Every differential case
+// (libfuse 3.14), as exercised by differential-*.test.ts. Every differential case
 // that behaves differently on purpose names one of these ids and asserts our
 // expected behaviour explicitly; every other case must match the C tool exactly.
 //

@@ -6,9 +6,9 @@
 // during FUSE_INIT) and mount.test.ts (auto_unmount after kill -9).
 import t, { type Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
+  integration, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User,
 } from "../lib/harness.ts";
 
@@ -40,9 +40,7 @@ const alive = (pid: number) => {
   try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8")); } catch { return false; }
 };
 
-if (!canIntegrate() || !existsSync(FAULT_PEER) || !existsSync(SYNC_PEER)) {
-  t.test("fault injection tests", { skip: skipReason }, () => {});
-} else {
+integration("fault injection tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const rootDir = rootScratch();
@@ -269,4 +267,4 @@ if (!canIntegrate() || !existsSync(FAULT_PEER) || !existsSync(SYNC_PEER)) {
     t.equal(readFileSync(`${out}/utab-final`, "utf8"), "", "no record left at the end");
     await noHelperLeft(t);
   });
-}
+}, { files: [FAULT_PEER, SYNC_PEER] });

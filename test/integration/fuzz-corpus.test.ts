@@ -8,8 +8,7 @@
 
 import t from "tap";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { canIntegrate, skipReason, PREFIX } from "../lib/harness.ts";
+import { integration, PREFIX } from "../lib/harness.ts";
 import { DIFFERENCES } from "./differences.ts";
 
 const SEED = 20261124;
@@ -27,9 +26,7 @@ type Summary = {
   crashes: number; errors: number; fdC: number; fdOurs: number; seconds: number; rate: number; findings: Finding[];
 };
 
-if (!canIntegrate() || !existsSync(FUZZ)) {
-  t.plan(0, canIntegrate() ? `${FUZZ} not built (run through npm test)` : skipReason);
-} else {
+integration("fuzz corpus", () => {
   t.test(`fuzz corpus: seed ${SEED}, ${CASES} cases`, async (t) => {
     const r = spawnSync(FUZZ, ["--seed", String(SEED), "--cases", String(CASES), "--json"], {
       encoding: "utf8", timeout: 280_000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", FM_TEST_PREFIX: PREFIX },
@@ -63,4 +60,4 @@ if (!canIntegrate() || !existsSync(FUZZ)) {
     const known = new Set<string>(DIFFERENCES.map((d) => d.id));
     for (const id of Object.keys(s.byId)) t.ok(known.has(id), `${id} is a documented difference`);
   });
-}
+}, { files: [FUZZ] });

@@ -6,13 +6,11 @@ import {
   closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, realpathSync,
   statfsSync, statSync, writeFileSync,
 } from "node:fs";
-import { ROOT, cleanupDir, killTree, mountsAt, waitFor } from "../lib/harness.ts";
+import { integration, ROOT, cleanupDir, killTree, mountsAt, waitFor } from "../lib/harness.ts";
 
 const HELLO = "Hello, world!\n";
 
-if (process.getuid?.() !== 0 || !existsSync("/dev/fuse")) {
-  t.test("hello example, mounted directly", { skip: "needs root and /dev/fuse" }, () => {});
-} else {
+integration("hello example, mounted directly", () => {
   t.test("hello example, mounted directly", async (t) => {
     const base = realpathSync(mkdtempSync("/tmp/fm-hello-"));
     const mnt = `${base}/mnt`;
@@ -106,4 +104,4 @@ if (process.getuid?.() !== 0 || !existsSync("/dev/fuse")) {
     t.equal(stderr, "", "nothing on stderr");
     t.ok(await waitFor(() => !existsSync(`/proc/${server!.pid}/stat`) || exited, 1000), "process gone");
   });
-}
+}, { installed: false });

@@ -3,9 +3,8 @@
 // classic protocol through Debian's C fusermount3 (which has no --sync-init).
 import t, { type Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, C_HELPER, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
+  integration, OURS, C_HELPER, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
   waitFor, killTree, type User,
 } from "../lib/harness.ts";
 
@@ -32,9 +31,7 @@ function start(u: User, args: string[]): { child: ChildProcess; ready: Promise<R
   return { child, ready, stderr: () => err, exited };
 }
 
-if (!canIntegrate() || !existsSync(HELLO)) {
-  t.test("hello example tests", { skip: skipReason }, () => {});
-} else {
+integration("hello example tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -103,4 +100,4 @@ if (!canIntegrate() || !existsSync(HELLO)) {
     t.equal(await h.exited, 1);
     t.equal(h.stderr(), `hello: fusermount3 did not mount: ${OURS}: failed to access mountpoint ${mnt}: No such file or directory\n`);
   });
-}
+}, { files: [HELLO] });

@@ -3,7 +3,7 @@
 import t from "tap";
 import { writeFileSync, chmodSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { canIntegrate, skipReason, OURS, FAKE_CLIENT, user, scratch, mkdirAs, fakeMount, cleanupDir, type User } from "../lib/harness.ts";
+import { integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, fakeMount, cleanupDir, type User } from "../lib/harness.ts";
 
 // Runs the fake client as the user on a pseudo-terminal (util-linux script).
 function onTerminal(u: User, dir: string, spec: object): string {
@@ -14,9 +14,7 @@ function onTerminal(u: User, dir: string, spec: object): string {
   return (r.stdout ?? "").replace(/\r/g, "").split("\n").filter((l) => !l.startsWith("{")).join("\n");
 }
 
-if (!canIntegrate() || spawnSync("sh", ["-c", "command -v script"]).status !== 0) {
-  t.test("hint tests", { skip: skipReason }, () => {});
-} else {
+integration("hint tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -42,4 +40,4 @@ if (!canIntegrate() || spawnSync("sh", ["-c", "command -v script"]).status !== 0
       t.equal(piped.stderr, `${first}\n`, "pipe: libfuse's line only");
     });
   }
-}
+}, { commands: ["script"] });

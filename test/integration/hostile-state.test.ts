@@ -13,7 +13,7 @@
 import t, { type Test } from "tap";
 import { writeFileSync, mkdirSync, chmodSync, chownSync, readFileSync, existsSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, cleanupDir, waitFor,
+  integration, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, cleanupDir, waitFor,
   helperPids, inNamespace, rootScratch, crashMarkers, rootOwnedUnder,
 } from "../lib/harness.ts";
 
@@ -56,9 +56,7 @@ function utabEntries(text: string): Entry[] {
   });
 }
 
-if (!canIntegrate()) {
-  t.test("hostile process state tests", { skip: skipReason }, () => {});
-} else {
+integration("hostile process state tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const rootDir = rootScratch();
@@ -321,4 +319,4 @@ ${launch}
     });
   });
 
-}
+});

@@ -3,14 +3,12 @@ import t from "tap";
 import { mkdtempSync, statSync, existsSync, readdirSync, rmSync, chmodSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, user, inNamespace } from "../lib/harness.ts";
+import { integration, ROOT, user, inNamespace } from "../lib/harness.ts";
 
 const install = (...args: string[]) =>
   spawnSync("bash", [join(ROOT, "install.sh"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
 
-if (!canIntegrate()) {
-  t.test("install tests", { skip: skipReason }, () => {});
-} else {
+integration("install tests", () => {
   const prefix = mkdtempSync("/var/tmp/fm-install-");
   chmodSync(prefix, 0o755);
   t.teardown(() => rmSync(prefix, { recursive: true, force: true }));
@@ -59,4 +57,4 @@ if (!canIntegrate()) {
     t.notMatch(nosuid.stdout, /INSTALLED/);
     t.match(nosuid.stderr, /mounted nosuid; the launcher's set-uid bit would be ignored/);
   });
-}
+});

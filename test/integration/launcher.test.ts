@@ -7,12 +7,10 @@ import { writeFileSync, existsSync, readdirSync, copyFileSync, chmodSync, readFi
 import { createServer } from "node:net";
 import { spawnSync } from "node:child_process";
 import {
-  canIntegrate, skipReason, OURS, OURS_HELPER, user, scratch, mkdirAs, runAs, fakeMount, mountsAt, cleanupDir,
+  integration, OURS, OURS_HELPER, user, scratch, mkdirAs, runAs, fakeMount, mountsAt, cleanupDir,
 } from "../lib/harness.ts";
 
-if (!canIntegrate()) {
-  t.test("launcher tests", { skip: skipReason }, () => {});
-} else {
+integration("launcher tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -153,4 +151,4 @@ if (!canIntegrate()) {
     t.equal(wrong.stderr, "fusermount3: invalid device from FUSE_KERN_DEVICE: /dev/null (not a FUSE device)\n");
     t.equal(mountsAt(mnt).length, 0);
   });
-}
+});

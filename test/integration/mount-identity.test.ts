@@ -5,7 +5,7 @@ import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, chmodSync, existsSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
+  integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, inNamespace, rootScratch, helperPids, type User,
 } from "../lib/harness.ts";
 
@@ -24,9 +24,7 @@ async function hello(u: User, mnt: string): Promise<ChildProcess> {
   return child;
 }
 
-if (!canIntegrate()) {
-  t.test("mount identity", { skip: skipReason }, () => {});
-} else {
+integration("mount identity", () => {
   const u = user("fmtest");
   const u2 = user("fmtest2");
   const base = scratch(u);
@@ -161,4 +159,4 @@ if (!canIntegrate()) {
   });
 
   void existsSync;
-}
+});

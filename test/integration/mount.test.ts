@@ -4,13 +4,11 @@ import t from "tap";
 import { writeFileSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, existsSync } from "node:fs";
 import { spawnSync, spawn } from "node:child_process";
 import {
-  canIntegrate, skipReason, OURS, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
+  integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, helperPids,
 } from "../lib/harness.ts";
 
-if (!canIntegrate()) {
-  t.test("integration tests", { skip: skipReason }, () => {});
-} else {
+integration("mount tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -332,4 +330,4 @@ if (!canIntegrate()) {
     client.kill("SIGKILL");
     t.ok(await waitFor(() => mountsAt(mnt).length === 0, 10000), "dead filesystem unmounted");
   });
-}
+});

@@ -3,11 +3,9 @@
 // both (in a private namespace) logs exactly what the children receive.
 import t from "tap";
 import { writeFileSync, chmodSync, readFileSync } from "node:fs";
-import { canIntegrate, skipReason, OURS, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, cleanupDir } from "../lib/harness.ts";
+import { integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, cleanupDir } from "../lib/harness.ts";
 
-if (!canIntegrate()) {
-  t.test("mount-table tests", { skip: skipReason }, () => {});
-} else {
+integration("mount-table tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -92,4 +90,4 @@ ${mode === "fail" ? "exit 1" : `exec ${base}/real-$(basename "$0") "$@"`}
     t.match(r.stdout, /UNMOUNT 0/);
     t.equal(readFileSync(log, "utf8"), "", "/bin/mount never ran");
   });
-}
+});

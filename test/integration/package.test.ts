@@ -5,13 +5,11 @@ import t from "tap";
 import { mkdtempSync, writeFileSync, chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync, spawn } from "node:child_process";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree } from "../lib/harness.ts";
+import { integration, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree } from "../lib/harness.ts";
 
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 
-if (!canIntegrate()) {
-  t.test("package tests", { skip: skipReason }, () => {});
-} else {
+integration("package tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const project = mkdtempSync("/tmp/fm-pkg-");
@@ -28,11 +26,15 @@ if (!canIntegrate()) {
     t.match(listing, /package\/types\/src\/client\/index\.d\.ts/, "type declarations are packed");
     t.notMatch(listing, /package\/test\//, "tests are not packed");
     t.notMatch(listing, /package\/node_modules\//);
+    t.match(listing, /package\/examples\/hello\/fuse\.ts/, "the exported example modules are packed");
+    t.notMatch(listing, /package\/examples\/hello\/main\.ts/, "the example's command line (commander, a dev dependency) is not");
 
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", type: "module", private: true }));
     const install = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball], { cwd: project, encoding: "utf8", env });
     t.equal(install.status, 0, install.stderr);
-    const pkg = JSON.parse(readFileSync(join(project, "node_modules/fusermount3-ts/package.json"), "utf8")) as { exports: Record<string, { types: string }> };
+    const pkg = JSON.parse(readFileSync(join(project, "node_modules/fusermount3-ts/package.json"), "utf8")) as { exports: Record<string, { types: string }>; dependencies?: Record<string, string> };
+    t.same(pkg.dependencies ?? {}, {}, "no runtime dependencies");
+    t.notOk(existsSync(join(project, "node_modules/commander")), "commander is not installed with the package");
     t.ok(existsSync(join(project, "node_modules/fusermount3-ts", pkg.exports["./client"]!.types)), "types resolve");
 
     writeFileSync(join(project, "app.ts"), `
@@ -70,4 +72,4 @@ void unmount;
     t.equal(runAs(u, [OURS, "-u", mnt]).code, 0);
     t.equal(await new Promise((r) => app.on("exit", r)), 0);
   });
-}
+});

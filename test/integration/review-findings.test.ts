@@ -5,7 +5,7 @@ import t from "tap";
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { writeFileSync, readFileSync, existsSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, statSync, renameSync, unlinkSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
+  integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, inNamespace, rootScratch, crashMarkers, type User,
 } from "../lib/harness.ts";
 
@@ -44,9 +44,7 @@ function waitingHelper(u: User, mnt: string, extra: Record<string, unknown> = {}
   return { child, helperPid };
 }
 
-if (!canIntegrate()) {
-  t.test("review findings", { skip: skipReason }, () => {});
-} else {
+integration("review findings", () => {
   const u = user("fmtest");
   const u2 = user("fmtest2");
   const base = scratch(u);
@@ -383,4 +381,4 @@ if (!canIntegrate()) {
     child.kill("SIGKILL");
     t.ok(await waitFor(() => mountsAt(mnt).length === 0, 10000), "the dead filesystem was unmounted");
   });
-}
+});

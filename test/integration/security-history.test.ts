@@ -7,7 +7,7 @@ import t, { type Test } from "tap";
 import { writeFileSync, mkdirSync, chmodSync, rmSync, existsSync, readFileSync, lstatSync, renameSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import {
-  canIntegrate, skipReason, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, fakeMount,
+  integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, fakeMount,
   mountsAt, fuseMountsUnder, cleanupDir, killTree, waitFor, inNamespace, rootScratch, crashMarkers,
   rootOwnedUnder, ensureUser, removeUser, type User,
 } from "../lib/harness.ts";
@@ -40,9 +40,7 @@ const allowOtherAnywhere = () => readFileSync("/proc/self/mountinfo", "utf8").sp
   return after[0]?.startsWith("fuse") === true && /(^|,)allow_(other|root)(,|$)/.test(after[2] ?? "");
 });
 
-if (!canIntegrate() || !existsSync(EXCHANGE)) {
-  t.test("security history tests", { skip: skipReason }, () => {});
-} else {
+integration("security history tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   const rootDir = rootScratch();
@@ -608,4 +606,4 @@ exec -a fusermount3 ${OURS} "\${args[@]}" -o ro,subtype=last -- "$1"
       }
     });
   });
-}
+}, { files: [EXCHANGE] });

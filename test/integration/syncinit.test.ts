@@ -2,9 +2,9 @@
 // unprivileged user, against the installed set-uid helper.
 import t from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, mkdirSync, statSync } from "node:fs";
+import { readFileSync, mkdirSync, statSync } from "node:fs";
 import {
-  canIntegrate, skipReason, OURS, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, waitFor, killTree,
+  integration, OURS, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, waitFor, killTree,
   type User,
 } from "../lib/harness.ts";
 
@@ -54,9 +54,7 @@ const alive = (pid: number) => {
   try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8")); } catch { return false; }
 };
 
-if (!canIntegrate() || !existsSync(PEER)) {
-  t.test("sync-init tests", { skip: skipReason }, () => {});
-} else {
+integration("sync-init tests", () => {
   const u = user("fmtest");
   const base = scratch(u);
   t.teardown(() => cleanupDir(base));
@@ -214,4 +212,4 @@ if (!canIntegrate() || !existsSync(PEER)) {
     t.ok(await waitFor(() => mountsAt(mnt).length === 0, 10000), "unmounted");
     t.ok(await waitFor(() => !alive(helper), 10000), "watchdog ended");
   });
-}
+}, { files: [PEER] });

@@ -7,14 +7,12 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, user, inNamespace } from "../lib/harness.ts";
+import { integration, ROOT, user, inNamespace } from "../lib/harness.ts";
 
 const packaged = spawnSync("dpkg-query", ["-S", "/bin/fusermount3"]).status === 0;
 const overlay = readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n");
 
-if (!canIntegrate() || !packaged || !overlay) {
-  t.test("system install tests", { skip: !canIntegrate() ? skipReason : "needs Debian's fuse3 package and overlayfs" }, () => {});
-} else {
+integration("system install tests", () => {
   const u = user("fmtest");
   const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
   const before = { sha: sha("/usr/bin/fusermount3"), mode: statSync("/usr/bin/fusermount3").mode, man: existsSync("/usr/share/man/man1/fusermount3.1.gz") };
@@ -77,4 +75,4 @@ if (!canIntegrate() || !packaged || !overlay) {
     t.equal(existsSync("/usr/lib/fusermount3"), false);
     t.equal(existsSync("/usr/share/man/man1/fusermount3.1.gz"), before.man);
   });
-}
+}, { also: () => (!packaged ? "needs Debian's fuse3 package" : !overlay ? "needs overlayfs" : undefined) });

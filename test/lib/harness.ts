@@ -2,6 +2,7 @@
 // inside the private mount namespace that test/run.sh sets up). Everything the
 // tests mount is unmounted and everything they start is stopped by PID.
 
+import t from "tap";
 import { spawnSync, spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
@@ -16,7 +17,37 @@ export const FAKE_CLIENT = `${PREFIX}/tools/fakeclient`;
 
 export const canIntegrate = (): boolean =>
   process.getuid?.() === 0 && PREFIX !== "" && existsSync(OURS) && existsSync("/dev/fuse");
-export const skipReason = "needs root, /dev/fuse and FM_TEST_PREFIX (run through npm test)";
+export const skipReason = "needs root, /dev/fuse and FM_TEST_PREFIX (run as root through npm test: sudo npm test)";
+
+// Whether a program is on PATH.
+export const have = (cmd: string): boolean => spawnSync("sh", ["-c", 'command -v "$1"', "sh", cmd], { stdio: "ignore" }).status === 0;
+
+// What an integration test file needs; by default root, /dev/fuse and the
+// helper that test/run.sh installs into FM_TEST_PREFIX.
+export type Needs = {
+  installed?: boolean; // false: root and /dev/fuse are enough
+  files?: string[]; // e.g. the tools test/run.sh compiles into the prefix
+  commands?: string[]; // programs that must be on PATH
+  also?: () => string | undefined; // any other reason to skip
+};
+
+// Why the file's tests cannot run here, or undefined when they can.
+export function whyNot(needs: Needs = {}): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root (run as root through npm test: sudo npm test)";
+  if (!existsSync("/dev/fuse")) return "needs /dev/fuse (modprobe fuse)";
+  if (needs.installed !== false && !canIntegrate()) return skipReason;
+  for (const f of needs.files ?? []) if (!existsSync(f)) return `needs ${f} (built by test/run.sh: run through npm test)`;
+  for (const c of needs.commands ?? []) if (!have(c)) return `needs ${c}, which is not installed`;
+  return needs.also?.();
+}
+
+// The preamble of every integration test file: body declares the file's tests
+// when they can run; otherwise one skipped test named `name` says why.
+export function integration(name: string, body: () => void, needs: Needs = {}): void {
+  const reason = whyNot(needs);
+  if (reason !== undefined) t.test(name, { skip: reason }, () => {});
+  else body();
+}
 
 export type User = { name: string; uid: number; gid: number };
 export function user(name = "fmtest"): User {
