@@ -2,11 +2,17 @@
 // namespace. It starts the measuring client (client.ts, compiled into the
 // prefix) ONCE as the unprivileged user, serves its few root-only requests
 // (bind a fuse.conf with mount_max, read /proc/PID/status of the set-uid
-// watchdog), then prints the table and writes results.json and RESULTS.md.
+// watchdog, bring the namespace's extra mounts for the scale phase to a given
+// number), then prints the table and writes results.json and RESULTS.md.
+//
+// A run of some phases only (--phases) is merged into the results.json already
+// in --out: the phases it did not run are carried over from there, and
+// RESULTS.md says which run measured what (--no-merge: write this run alone).
 //
 //   bun scripts/bench/run.ts --prefix DIR --user NAME [--out DIR] [--variant NAME]... [--quick]
 //        [-n N] [--rss-runs N] [--dir SCRATCH]
-//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax]
+//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,scale]
+//        [--scale-sizes 0,1000,10000] [--scale-cycles N] [--scale-rounds N] [--no-merge]
 //        [--extra-v NAME=PATH]...   (more -V start-up kinds, for diagnostics)
 //   bun scripts/bench/run.ts --from-json FILE [--out DIR]     (re-render only)
 
@@ -16,8 +22,9 @@ import { cpus, release, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { render, summarize, type Machine } from "./report.ts";
-import type { ClientConfig, ClientResult, HelperSpec, Request } from "./types.ts";
+import { render, summarize, PHASES, type Machine, type RunInfo } from "./report.ts";
+import type { ClientConfig, ClientResult, HelperSpec, Request, ScaleAnswer } from "./types.ts";
+import * as libc from "../../src/sys/libc.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const args = process.argv.slice(2);
@@ -50,7 +57,54 @@ function machine(cHelper: string, ours: string): Machine {
   };
 }
 
-function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<typeof render>[3], config: unknown): void {
+type CfgInfo = Parameters<typeof render>[3];
+type Saved = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, unknown>; raw: ClientResult };
+
+// A run of some phases only: the other phases' raw samples (and where they
+// came from) are taken from the previous results.json, so RESULTS.md stays
+// complete. Only when the same helpers were measured.
+function mergePrevious(result: ClientResult, m: Machine, cfgInfo: CfgInfo, ran: readonly string[], prev: Saved): { machine: Machine; cfgInfo: CfgInfo } | null {
+  const p = prev.raw;
+  if (p.helpers.join(",") !== result.helpers.join(",")) { log(`not merging with the previous results.json: it measured ${p.helpers.join(" ")}`); return null; }
+  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? {
+    date: prev.machine.date, ...(prev.machine.command ? { command: prev.machine.command } : {}), ...(prev.machine.loadavg ? { loadavg: prev.machine.loadavg } : {}),
+  };
+  const thisRun: RunInfo = { date: m.date, ...(m.command ? { command: m.command } : {}), ...(m.loadavg ? { loadavg: m.loadavg } : {}) };
+  const phaseRuns: Record<string, RunInfo> = {};
+  const classic: ClientResult["classic"] = {};
+  for (const phase of PHASES) {
+    const mine = ran.includes(phase);
+    phaseRuns[phase] = mine ? thisRun : prevRun(phase);
+    switch (phase) {
+      case "classic": { const x = mine ? result.classic["no-utab"] : p.classic["no-utab"]; if (x) classic["no-utab"] = x; break; }
+      case "classic-utab": {
+        const x = mine ? result.classic["utab"] : p.classic["utab"];
+        if (x) classic["utab"] = x;
+        if (!mine) result.utabScenario = p.utabScenario;
+        break;
+      }
+      case "syncinit": if (!mine) result.syncInit = p.syncInit; break;
+      case "version": if (!mine) { result.version = p.version; result.versionOutput = { ...p.versionOutput, ...result.versionOutput }; } break;
+      case "rss": if (!mine) { result.rss = p.rss; result.rssCalibration = p.rssCalibration; } break;
+      case "watchdog": if (!mine) result.watchdog = p.watchdog; break;
+      case "concurrent": if (!mine) result.concurrent = p.concurrent; break;
+      case "mountmax": if (!mine) result.mountMax = p.mountMax; break;
+      case "scale": if (!mine) result.scale = p.scale ?? null; break;
+    }
+  }
+  result.classic = classic;
+  // N per measurement: this run's for what it ran, the previous file's otherwise.
+  const keyPhase: Record<string, string> = { "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale" };
+  const n: Record<string, number> = {};
+  for (const [k, v] of Object.entries({ ...prev.config.cfgInfo.n, ...cfgInfo.n })) {
+    const ph = keyPhase[k];
+    const src = ph && ran.includes(ph) ? cfgInfo.n : prev.config.cfgInfo.n;
+    if (src[k] !== undefined) n[k] = src[k]!;
+  }
+  return { machine: { ...m, phaseRuns }, cfgInfo: { ...prev.config.cfgInfo, ...cfgInfo, n } };
+}
+
+function writeOutputs(result: ClientResult, m: Machine, cfgInfo: CfgInfo, config: unknown): void {
   const s = summarize(result);
   const text = render(result, s, m, cfgInfo);
   process.stdout.write("\n" + text + "\n");
@@ -88,6 +142,10 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<type
     "  the least a mount+unmount cycle can cost with a set-uid launcher and a Bun helper (\"design floor\" in the targets).",
     "- The machine may be shared: the load average around the run is recorded below the tables; ratios of interleaved kinds",
     "  are more robust to load than absolute times.",
+    "- `Scale`: the classic cycle (mount + `-u -z`, as libfuse unmounts) with 0, 1,000 and 10,000 extra bind mounts in the",
+    "  namespace's mount table, with and without a utab; the method note is under its tables.",
+    "- A run of some phases only (`--phases`) is merged into the previous results: the phases it did not run keep their",
+    "  samples from the previous `results.json`, and the last lines say which run measured which phases.",
     "",
     `Machine: \`uname -r\` ${m.kernel}; nproc ${m.nproc}; CPU ${m.cpu}; ${m.memMiB} MiB RAM; ${m.os}; Bun ${m.bun}.`,
     "",
@@ -109,7 +167,7 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<type
 // ---- re-render only ----------------------------------------------------------------
 const fromJson = opt("--from-json");
 if (fromJson) {
-  const j = JSON.parse(readFileSync(fromJson, "utf8")) as { machine: Machine; config: { cfgInfo: Parameters<typeof render>[3] }; raw: ClientResult };
+  const j = JSON.parse(readFileSync(fromJson, "utf8")) as Saved;
   writeOutputs(j.raw, j.machine, j.config.cfgInfo, j.config);
   process.exit(0);
 }
@@ -148,6 +206,12 @@ const config: ClientConfig = {
   rss: existsSync("/usr/bin/time") ? { time: "/usr/bin/time", runs: Number(opt("--rss-runs") ?? (quick ? 5 : 30)) } : null,
   timeoutMs: 20000,
   utab: false,
+  scale: {
+    sizes: [...new Set((opt("--scale-sizes") ?? "0,1000,10000").split(",").map(Number))].sort((a, b) => a - b),
+    cycles: Number(opt("--scale-cycles") ?? (quick ? 5 : 40)),
+    rounds: Number(opt("--scale-rounds") ?? (quick ? 1 : 3)),
+    warmup: quick ? 1 : 2,
+  },
   ...(opt("--phases") ? { phases: opt("--phases")!.split(",") } : {}),
   extraVersion: all("--extra-v").map((x) => ({ name: x.split("=")[0]!, path: x.slice(x.indexOf("=") + 1), args: ["-V"] })),
 };
@@ -163,9 +227,47 @@ function utab(present: boolean): void {
   for (const f of ["/run/mount/utab", "/run/mount/utab.lock"]) rmSync(f, { force: true });
   if (present) writeFileSync("/run/mount/utab", "", { mode: 0o644 });
 }
+for (const p of config.phases ?? []) if (!PHASES.includes(p)) { log(`unknown phase '${p}' (known: ${PHASES.join(",")})`); process.exit(2); }
+if (!config.scale.sizes.every((x) => Number.isInteger(x) && x >= 0 && x <= 50000) || !(config.scale.cycles >= 1) || !(config.scale.rounds >= 1)) {
+  log("--scale-sizes: comma-separated integers 0..50000; --scale-cycles and --scale-rounds: at least 1"); process.exit(2);
+}
 if (!existsSync("/etc/fuse.conf")) { config.mountMax.rounds = 0; log("no /etc/fuse.conf to bind a mount_max over: the mount_max rounds are skipped"); }
 if (!config.rss) log("/usr/bin/time not found (apt-get install time): peak RSS is not measured");
-const cfgInfo = { n: { "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N }, concurrent: config.concurrent.count, mountMax: config.mountMax.value, watchMs: config.watchdog.waitMs };
+const cfgInfo: CfgInfo = {
+  n: { "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N, "scale, per size and scenario": config.scale.cycles * config.scale.rounds },
+  concurrent: config.concurrent.count, mountMax: config.mountMax.value, watchMs: config.watchdog.waitMs,
+};
+
+// The scale phase's extra mounts: bind mounts of one small root-owned
+// directory onto empty directories below the scratch directory, made and
+// removed with mount(2) / umount2(2) in a loop (no process per mount). They
+// live in this private namespace only and die with it.
+const scaleRoot = join(dir, "scale-extra");
+const MS_BIND = 4096;
+let scaleCount = 0;
+function scaleTo(count: number): ScaleAnswer {
+  const t0 = performance.now();
+  const src = join(scaleRoot, "src");
+  if (count > 0 && !existsSync(src)) {
+    mkdirSync(src, { recursive: true, mode: 0o755 });
+    writeFileSync(join(src, "file"), "bench\n", { mode: 0o644 });
+    mkdirSync(join(scaleRoot, "t"), { mode: 0o755 });
+  }
+  while (scaleCount < count) {
+    const target = join(scaleRoot, "t", String(scaleCount));
+    mkdirSync(target, { recursive: true, mode: 0o755 });
+    const rc = libc.mount(src, target, "", MS_BIND, "");
+    if (rc < 0) return { error: `bind mount ${scaleCount + 1} of ${count} on ${target}: ${libc.strerror(-rc)}` };
+    scaleCount++;
+  }
+  while (scaleCount > count) {
+    const target = join(scaleRoot, "t", String(scaleCount - 1));
+    const rc = libc.umount2(target, libc.MNT_DETACH);
+    if (rc < 0) return { error: `unmounting ${target}: ${libc.strerror(-rc)}` };
+    scaleCount--;
+  }
+  return { count: scaleCount, ms: performance.now() - t0 };
+}
 
 // The mount_max fuse.conf: the machine's file plus the limit, bound over
 // /etc/fuse.conf inside this namespace only.
@@ -201,6 +303,7 @@ function procStatus(pids: number[]): Record<string, Record<string, number> | nul
 
 function cleanup(): void {
   if (confBound) fuseconf(null);
+  if (scaleCount > 0) { const r = scaleTo(0); if ("error" in r) log(`removing the scale phase's mounts: ${r.error}`); }
   for (let i = 0; i < 5; i++) {
     const left = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((p): p is string => !!p && p.startsWith(dir + "/"));
     if (left.length === 0) break;
@@ -226,6 +329,7 @@ rl.on("line", (line) => {
       case "progress": log(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${req.msg}`); return;
       case "fuseconf": fuseconf(req.mountMax); break;
       case "utab": utab(req.present); break;
+      case "scale": answer = scaleTo(req.count); break;
       case "procstatus": answer = procStatus(req.pids); break;
       case "result": result = req.result; return;
     }
@@ -236,5 +340,16 @@ const code: number = await new Promise((res) => child.on("exit", (c) => res(c ??
 loadEnd = loadavg();
 cleanup();
 if (!result) { log(`the client failed (exit ${code})`); process.exit(1); }
-const m = machine(result.versionOutput["c"] ?? "", result.versionOutput["ours"] ?? "");
-writeOutputs(result, m, cfgInfo, { ...config, cfgInfo });
+let m = machine(result.versionOutput["c"] ?? "", result.versionOutput["ours"] ?? "");
+let info = cfgInfo;
+const previous = join(outDir, "results.json");
+if (config.phases && !args.includes("--no-merge") && existsSync(previous)) {
+  try {
+    const merged = mergePrevious(result, m, cfgInfo, config.phases, JSON.parse(readFileSync(previous, "utf8")) as Saved);
+    if (merged) {
+      ({ machine: m, cfgInfo: info } = merged);
+      log(`merged with ${previous}: phases other than ${config.phases.join(",")} are carried over from it`);
+    }
+  } catch (e) { log(`not merging with ${previous}: ${String(e)}`); }
+}
+writeOutputs(result, m, info, { ...config, cfgInfo: info });
