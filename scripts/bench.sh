@@ -57,7 +57,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-exec 9>/run/lock/fusermount3-ts-tests.lock 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
+# (The 2>/dev/null on a group: on exec itself it would silence the rest of the script.)
+{ exec 9>/run/lock/fusermount3-ts-tests.lock; } 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
 flock 9
 
 cleanup() {

@@ -6,13 +6,14 @@ import type { ClientResult, ConcurrentRound, RunSample, Series } from "./types.t
 // Every phase, in the order the client runs them (--phases).
 export const PHASES = ["classic", "classic-utab", "syncinit", "version", "rss", "watchdog", "concurrent", "mountmax", "scale"];
 
-export type RunInfo = { date: string; command?: string; loadavg?: { start: string; end: string } };
+export type RunInfo = { date: string; command?: string; loadavg?: { start: string; end: string }; kernel?: string; commit?: string };
 
 export type Machine = {
   kernel: string; nproc: number; cpu: string; memMiB: number; os: string;
   bun: string; cHelper: string; oursVersion: string; date: string;
   loadavg?: { start: string; end: string }; // /proc/loadavg around the measuring client (other load skews absolute numbers)
   command?: string;
+  commit?: string; // `git rev-parse --short HEAD` of the checkout measured, "-dirty" with uncommitted changes
   // Set when a run of some phases was merged into an earlier results.json:
   // which run measured each phase.
   phaseRuns?: Record<string, RunInfo>;
@@ -335,7 +336,7 @@ export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Reco
   out.push("");
   out.push(`Machine: Linux ${m.kernel}, ${m.nproc} CPUs (${m.cpu}), ${m.memMiB} MiB RAM, ${m.os}; Bun ${m.bun}; C helper: ${m.cHelper}; ours: ${m.oursVersion}.`);
   if (m.loadavg) out.push(`Load average (/proc/loadavg) before: ${m.loadavg.start}; after: ${m.loadavg.end}.`);
-  if (m.command) out.push(`Command: \`${m.command}\`.`);
+  if (m.command) out.push(`Command: \`${m.command}\`${m.commit ? ` at commit ${m.commit}` : ""}.`);
   if (m.phaseRuns) {
     // A merged report: group the phases by the run that measured them.
     const runs = new Map<string, { info: NonNullable<Machine["phaseRuns"]>[string]; phases: string[] }>();
@@ -344,9 +345,12 @@ export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Reco
       (runs.get(key) ?? runs.set(key, { info, phases: [] }).get(key)!).phases.push(ph);
     }
     if (runs.size > 1) {
-      out.push("Merged report: the phases come from different runs on this machine (a run of some phases keeps the others' samples from the previous results.json):");
+      out.push("Merged report: the phases come from different runs (a run of some phases keeps the others' samples from the previous results.json;",
+        "the helper's code and the kernel may differ between runs, so compare absolute numbers across runs with care):");
       for (const { info, phases } of runs.values()) {
-        out.push(`- ${phases.join(", ")}: run of ${info.date}${info.command ? ` (\`${info.command}\`)` : ""}${info.loadavg ? `, load average ${info.loadavg.start} → ${info.loadavg.end}` : ""}${info.date === m.date ? " (this run)" : ""}.`);
+        out.push(`- ${phases.join(", ")}: run of ${info.date}${info.command ? ` (\`${info.command}\`)` : ""}, ` +
+          `${info.kernel ? `Linux ${info.kernel}` : "kernel not recorded"}, ${info.commit ? `commit ${info.commit}` : "commit not recorded"}` +
+          `${info.loadavg ? `, load average ${info.loadavg.start} → ${info.loadavg.end}` : ""}${info.date === m.date ? " (this run)" : ""}.`);
       }
     }
   }

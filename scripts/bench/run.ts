@@ -54,8 +54,17 @@ function machine(cHelper: string, ours: string): Machine {
     cHelper, oursVersion: ours, date: new Date().toISOString(),
     ...(loadStart ? { loadavg: { start: loadStart, end: loadEnd } } : {}),
     ...(process.env.BENCH_COMMAND ? { command: process.env.BENCH_COMMAND } : {}),
+    ...(commit ? { commit } : {}),
   };
 }
+
+// The checkout measured (the helpers are installed from it by bench.sh).
+function gitCommit(): string {
+  const head = sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
+  if (!head) return "";
+  return head + (sh("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]) ? "-dirty" : "");
+}
+const commit = gitCommit();
 
 type CfgInfo = Parameters<typeof render>[3];
 type Saved = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, unknown>; raw: ClientResult };
@@ -66,10 +75,12 @@ type Saved = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, u
 function mergePrevious(result: ClientResult, m: Machine, cfgInfo: CfgInfo, ran: readonly string[], prev: Saved): { machine: Machine; cfgInfo: CfgInfo } | null {
   const p = prev.raw;
   if (p.helpers.join(",") !== result.helpers.join(",")) { log(`not merging with the previous results.json: it measured ${p.helpers.join(" ")}`); return null; }
-  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? {
-    date: prev.machine.date, ...(prev.machine.command ? { command: prev.machine.command } : {}), ...(prev.machine.loadavg ? { loadavg: prev.machine.loadavg } : {}),
-  };
-  const thisRun: RunInfo = { date: m.date, ...(m.command ? { command: m.command } : {}), ...(m.loadavg ? { loadavg: m.loadavg } : {}) };
+  const runInfo = (x: Machine): RunInfo => ({
+    date: x.date, ...(x.command ? { command: x.command } : {}), ...(x.loadavg ? { loadavg: x.loadavg } : {}),
+    kernel: x.kernel, ...(x.commit ? { commit: x.commit } : {}),
+  });
+  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? runInfo(prev.machine);
+  const thisRun = runInfo(m);
   const phaseRuns: Record<string, RunInfo> = {};
   const classic: ClientResult["classic"] = {};
   for (const phase of PHASES) {
