@@ -239,6 +239,58 @@ export function targets(s: Summary, who: string): Target[] {
 const fmtInt = (x: number): string => x.toLocaleString("en-US");
 const signed = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(d)}`);
 
+// ---- merging ---------------------------------------------------------------------
+
+type CfgInfo = Parameters<typeof render>[3];
+// What results.json holds (run.ts writes it).
+export type SavedResults<R> = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, unknown>; raw: R };
+
+// A run of some phases only: the other phases' raw samples (and where they
+// came from) are taken from the previous results.json, so RESULTS.md stays
+// complete. Only when the same helpers were measured. Fills in `result`.
+export function mergeResults(result: ClientResult, m: Machine, cfgInfo: CfgInfo, ran: readonly string[], prev: SavedResults<ClientResult>): { machine: Machine; cfgInfo: CfgInfo } | { error: string } {
+  const p = prev.raw;
+  if (p.helpers.join(",") !== result.helpers.join(",")) return { error: `the previous results measured ${p.helpers.join(" ")}, this run ${result.helpers.join(" ")}` };
+  const runInfo = (x: Machine): RunInfo => ({
+    date: x.date, ...(x.command ? { command: x.command } : {}), ...(x.loadavg ? { loadavg: x.loadavg } : {}),
+    kernel: x.kernel, ...(x.commit ? { commit: x.commit } : {}),
+  });
+  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? runInfo(prev.machine);
+  const thisRun = runInfo(m);
+  const phaseRuns: Record<string, RunInfo> = {};
+  const classic: ClientResult["classic"] = {};
+  for (const phase of PHASES) {
+    const mine = ran.includes(phase);
+    phaseRuns[phase] = mine ? thisRun : prevRun(phase);
+    switch (phase) {
+      case "classic": { const x = mine ? result.classic["no-utab"] : p.classic["no-utab"]; if (x) classic["no-utab"] = x; break; }
+      case "classic-utab": {
+        const x = mine ? result.classic["utab"] : p.classic["utab"];
+        if (x) classic["utab"] = x;
+        if (!mine) result.utabScenario = p.utabScenario;
+        break;
+      }
+      case "syncinit": if (!mine) result.syncInit = p.syncInit; break;
+      case "version": if (!mine) { result.version = p.version; result.versionOutput = { ...p.versionOutput, ...result.versionOutput }; } break;
+      case "rss": if (!mine) { result.rss = p.rss; result.rssCalibration = p.rssCalibration; } break;
+      case "watchdog": if (!mine) result.watchdog = p.watchdog; break;
+      case "concurrent": if (!mine) result.concurrent = p.concurrent; break;
+      case "mountmax": if (!mine) result.mountMax = p.mountMax; break;
+      case "scale": if (!mine) result.scale = p.scale ?? null; break;
+    }
+  }
+  result.classic = classic;
+  // N per measurement: this run's for what it ran, the previous file's otherwise.
+  const keyPhase: Record<string, string> = { "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale" };
+  const n: Record<string, number> = {};
+  for (const [k, v] of Object.entries({ ...prev.config.cfgInfo.n, ...cfgInfo.n })) {
+    const ph = keyPhase[k];
+    const src = ph && ran.includes(ph) ? cfgInfo.n : prev.config.cfgInfo.n;
+    if (src[k] !== undefined) n[k] = src[k]!;
+  }
+  return { machine: { ...m, phaseRuns }, cfgInfo: { ...prev.config.cfgInfo, ...cfgInfo, n } };
+}
+
 // ---- rendering -------------------------------------------------------------------
 
 function table(head: string[], rows: string[][]): string[] {

@@ -15,6 +15,8 @@
 //        [--scale-sizes 0,1000,10000] [--scale-cycles N] [--scale-rounds N] [--no-merge]
 //        [--extra-v NAME=PATH]...   (more -V start-up kinds, for diagnostics)
 //   bun scripts/bench/run.ts --from-json FILE [--out DIR]     (re-render only)
+//   bun scripts/bench/run.ts --merge FILE [--phases LIST] [--out DIR]
+//        (merge the phases a saved run measured into --out's results.json)
 
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +24,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { render, summarize, PHASES, type Machine, type RunInfo } from "./report.ts";
+import { render, summarize, mergeResults, PHASES, type Machine, type SavedResults } from "./report.ts";
 import type { ClientConfig, ClientResult, HelperSpec, Request, ScaleAnswer } from "./types.ts";
 import * as libc from "../../src/sys/libc.ts";
 
@@ -67,53 +69,7 @@ function gitCommit(): string {
 const commit = gitCommit();
 
 type CfgInfo = Parameters<typeof render>[3];
-type Saved = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, unknown>; raw: ClientResult };
-
-// A run of some phases only: the other phases' raw samples (and where they
-// came from) are taken from the previous results.json, so RESULTS.md stays
-// complete. Only when the same helpers were measured.
-function mergePrevious(result: ClientResult, m: Machine, cfgInfo: CfgInfo, ran: readonly string[], prev: Saved): { machine: Machine; cfgInfo: CfgInfo } | null {
-  const p = prev.raw;
-  if (p.helpers.join(",") !== result.helpers.join(",")) { log(`not merging with the previous results.json: it measured ${p.helpers.join(" ")}`); return null; }
-  const runInfo = (x: Machine): RunInfo => ({
-    date: x.date, ...(x.command ? { command: x.command } : {}), ...(x.loadavg ? { loadavg: x.loadavg } : {}),
-    kernel: x.kernel, ...(x.commit ? { commit: x.commit } : {}),
-  });
-  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? runInfo(prev.machine);
-  const thisRun = runInfo(m);
-  const phaseRuns: Record<string, RunInfo> = {};
-  const classic: ClientResult["classic"] = {};
-  for (const phase of PHASES) {
-    const mine = ran.includes(phase);
-    phaseRuns[phase] = mine ? thisRun : prevRun(phase);
-    switch (phase) {
-      case "classic": { const x = mine ? result.classic["no-utab"] : p.classic["no-utab"]; if (x) classic["no-utab"] = x; break; }
-      case "classic-utab": {
-        const x = mine ? result.classic["utab"] : p.classic["utab"];
-        if (x) classic["utab"] = x;
-        if (!mine) result.utabScenario = p.utabScenario;
-        break;
-      }
-      case "syncinit": if (!mine) result.syncInit = p.syncInit; break;
-      case "version": if (!mine) { result.version = p.version; result.versionOutput = { ...p.versionOutput, ...result.versionOutput }; } break;
-      case "rss": if (!mine) { result.rss = p.rss; result.rssCalibration = p.rssCalibration; } break;
-      case "watchdog": if (!mine) result.watchdog = p.watchdog; break;
-      case "concurrent": if (!mine) result.concurrent = p.concurrent; break;
-      case "mountmax": if (!mine) result.mountMax = p.mountMax; break;
-      case "scale": if (!mine) result.scale = p.scale ?? null; break;
-    }
-  }
-  result.classic = classic;
-  // N per measurement: this run's for what it ran, the previous file's otherwise.
-  const keyPhase: Record<string, string> = { "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale" };
-  const n: Record<string, number> = {};
-  for (const [k, v] of Object.entries({ ...prev.config.cfgInfo.n, ...cfgInfo.n })) {
-    const ph = keyPhase[k];
-    const src = ph && ran.includes(ph) ? cfgInfo.n : prev.config.cfgInfo.n;
-    if (src[k] !== undefined) n[k] = src[k]!;
-  }
-  return { machine: { ...m, phaseRuns }, cfgInfo: { ...prev.config.cfgInfo, ...cfgInfo, n } };
-}
+type Saved = SavedResults<ClientResult>;
 
 function writeOutputs(result: ClientResult, m: Machine, cfgInfo: CfgInfo, config: unknown): void {
   const s = summarize(result);
@@ -158,7 +114,8 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: CfgInfo, config
     "- A run of some phases only (`--phases`) is merged into the previous results: the phases it did not run keep their",
     "  samples from the previous `results.json`, and the last lines say which run measured which phases.",
     "",
-    `Machine: \`uname -r\` ${m.kernel}; nproc ${m.nproc}; CPU ${m.cpu}; ${m.memMiB} MiB RAM; ${m.os}; Bun ${m.bun}.`,
+    `Machine: \`uname -r\` ${m.kernel}; nproc ${m.nproc}; CPU ${m.cpu}; ${m.memMiB} MiB RAM; ${m.os}; Bun ${m.bun}` +
+      (m.phaseRuns ? " (the latest run; this report merges runs, each listed with its kernel at the end)." : "."),
     "",
     "## Targets (ours)",
     "",
@@ -180,6 +137,20 @@ const fromJson = opt("--from-json");
 if (fromJson) {
   const j = JSON.parse(readFileSync(fromJson, "utf8")) as Saved;
   writeOutputs(j.raw, j.machine, j.config.cfgInfo, j.config);
+  process.exit(0);
+}
+
+// ---- merge a saved run of some phases into --out's results.json --------------------
+const mergeJson = opt("--merge");
+if (mergeJson) {
+  const j = JSON.parse(readFileSync(mergeJson, "utf8")) as Saved;
+  const ran = opt("--phases")?.split(",") ?? (j.config["phases"] as string[] | undefined);
+  if (!ran) { log(`--merge: ${mergeJson} ran every phase; say which to take with --phases`); process.exit(2); }
+  const prev = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8")) as Saved;
+  const { phaseRuns: _ignored, ...m } = j.machine;
+  const merged = mergeResults(j.raw, m, j.config.cfgInfo, ran, prev);
+  if ("error" in merged) { log(`--merge: ${merged.error}`); process.exit(1); }
+  writeOutputs(j.raw, merged.machine, merged.cfgInfo, { ...j.config, cfgInfo: merged.cfgInfo });
   process.exit(0);
 }
 
@@ -356,8 +327,9 @@ let info = cfgInfo;
 const previous = join(outDir, "results.json");
 if (config.phases && !args.includes("--no-merge") && existsSync(previous)) {
   try {
-    const merged = mergePrevious(result, m, cfgInfo, config.phases, JSON.parse(readFileSync(previous, "utf8")) as Saved);
-    if (merged) {
+    const merged = mergeResults(result, m, cfgInfo, config.phases, JSON.parse(readFileSync(previous, "utf8")) as Saved);
+    if ("error" in merged) log(`not merging with ${previous}: ${merged.error}`);
+    else {
       ({ machine: m, cfgInfo: info } = merged);
       log(`merged with ${previous}: phases other than ${config.phases.join(",")} are carried over from it`);
     }
