@@ -11,7 +11,12 @@
 #                           installs it set-uid into the temporary prefix); it is
 #                           interleaved with ours and C in every measurement
 #     --phases LIST         only these (comma-separated): classic,classic-utab,syncinit,version,
-#                           rss,watchdog,concurrent,mountmax
+#                           rss,watchdog,concurrent,mountmax,scale; the other phases' results are
+#                           kept from the results.json already in --out (merged; see --no-merge)
+#     --no-merge            with --phases: write this run's phases alone
+#     --scale-sizes LIST    extra mounts in the table for the scale phase (default 0,1000,10000)
+#     --scale-cycles N      recorded cycles per helper, size, scenario and round (default 40)
+#     --scale-rounds N      rounds per size (default 3)
 #     --rss-runs N          runs per kind for peak RSS (default 30)
 #     --extra-v NAME=PATH   also time PATH -V with the start-up kinds (diagnostics;
 #                           PATH must be executable by fmtest)
@@ -45,7 +50,8 @@ while [ $# -gt 0 ]; do
     --quick) run_args+=(--quick); shift ;;
     -n) run_args+=(-n "$2"); shift 2 ;;
     --out) run_args+=(--out "$(realpath -m "$2")"); shift 2 ;;
-    --phases|--rss-runs|--extra-v) run_args+=("$1" "$2"); shift 2 ;;
+    --phases|--rss-runs|--extra-v|--scale-sizes|--scale-cycles|--scale-rounds) run_args+=("$1" "$2"); shift 2 ;;
+    --no-merge) run_args+=(--no-merge); shift ;;
     --variant)
       name=${2%%=*} src=${2#*=}
       [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] && [ -d "$src" ] || { echo "bench: --variant NAME=DIR (got '$2')" >&2; exit 1; }
@@ -54,7 +60,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-exec 9>/run/lock/fusermount3-ts-tests.lock 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
+# (The 2>/dev/null on a group: on exec itself it would silence the rest of the script.)
+{ exec 9>/run/lock/fusermount3-ts-tests.lock; } 2>/dev/null || exec 9>/tmp/fusermount3-ts-tests.lock
 flock 9
 
 cleanup() {
@@ -97,4 +104,13 @@ chmod 666 /dev/fuse
 
 scratch=$(mktemp -d /tmp/fm-bench.XXXXXX)
 
-unshare -m --propagation private -- "$BUN" scripts/bench/run.ts --prefix "$prefix" --user fmtest --dir "$scratch" "${run_args[@]}"
+host_mounts=$(wc -l </proc/self/mountinfo)
+rc=0
+unshare -m --propagation private -- "$BUN" scripts/bench/run.ts --prefix "$prefix" --user fmtest --dir "$scratch" "${run_args[@]}" || rc=$?
+# Every mount of the run (up to 10,000 for the scale phase) lived in the
+# namespace, which is gone: none may show up here.
+if grep -q -F "$scratch" /proc/self/mountinfo; then
+  echo "bench: mounts below $scratch leaked into the host's mount table" >&2; rc=1
+fi
+echo "bench: host mount table: $host_mounts lines before the run, $(wc -l </proc/self/mountinfo) after" >&2
+exit "$rc"

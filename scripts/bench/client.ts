@@ -19,7 +19,7 @@ import * as c from "../../src/sys/libc.ts";
 import { FUSE_DEV_IOC_SYNC_INIT, STATUS_SIZE, decodeStatus } from "../../protocol/wire.ts";
 import { prepare, waitExit, drain, type Exit } from "./spawn.ts";
 import type {
-  ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, Request, Series, WatchdogSample,
+  ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, Request, ScaleAnswer, ScalePoint, Series, WatchdogSample,
 } from "./types.ts";
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
@@ -147,9 +147,18 @@ function release(m: Mounted): void {
   c.close(m.run.mine);
 }
 
+type CycleSeries = { mount: Record<string, Series>; unmount: Record<string, Series>; cycle: Record<string, Series> };
+
 function classicCycle(h: HelperSpec, mnt: string, scenario: string, record: boolean): void {
-  const sc = res.classic[scenario]!;
+  cycleInto(res.classic[scenario]!, h, mnt, ["-u"], record);
+}
+
+// One classic mount and the unmount that follows it (unmountArgs before the
+// mountpoint: `-u` for the classic phases, `-u -z --` as libfuse's
+// fuse_kern_unmount for the scale phase), each timed; recorded into sc.
+function cycleInto(sc: CycleSeries, h: HelperSpec, mnt: string, unmountArgs: readonly string[], record: boolean, round?: number): void {
   const mounts = sc.mount[h.name]!, unmounts = sc.unmount[h.name]!, cycles = sc.cycle[h.name]!;
+  const tag = round === undefined ? {} : { round };
   const m = classicMount(h, mnt);
   if (m.fd < 0 || m.done.exit.code !== 0) {
     if (record) mounts.failures.push(failure("mount", m.done));
@@ -159,7 +168,7 @@ function classicCycle(h: HelperSpec, mnt: string, scenario: string, record: bool
   }
   // The server (us) keeps the fd and the socket while it is unmounted, as a
   // live FUSE server would.
-  const ud = finish(start(h.launcher, ["-u", mnt], {}, false));
+  const ud = finish(start(h.launcher, [...unmountArgs, mnt], {}, false));
   release(m);
   if (ud.exit.code !== 0) {
     if (record) unmounts.failures.push(failure("unmount", ud));
@@ -167,9 +176,9 @@ function classicCycle(h: HelperSpec, mnt: string, scenario: string, record: bool
     return;
   }
   if (!record) return;
-  mounts.samples.push({ fdMs: m.fdMs, exitMs: m.done.exitMs, cpuMs: m.done.exit.cpuMs });
-  unmounts.samples.push({ exitMs: ud.exitMs, cpuMs: ud.exit.cpuMs });
-  cycles.samples.push({ exitMs: m.done.exitMs + ud.exitMs, cpuMs: m.done.exit.cpuMs + ud.exit.cpuMs });
+  mounts.samples.push({ fdMs: m.fdMs, exitMs: m.done.exitMs, cpuMs: m.done.exit.cpuMs, ...tag });
+  unmounts.samples.push({ exitMs: ud.exitMs, cpuMs: ud.exit.cpuMs, ...tag });
+  cycles.samples.push({ exitMs: m.done.exitMs + ud.exitMs, cpuMs: m.done.exit.cpuMs + ud.exit.cpuMs, ...tag });
 }
 
 // ---- sync-init mount ---------------------------------------------------------------
@@ -350,7 +359,7 @@ const helpers = cfg.helpers;
 const res: ClientResult = {
   startedAt: new Date().toISOString(), durationMs: 0, existingFuseMounts: countAllFuseMounts(),
   helpers: helpers.map((h) => h.name), classic: {}, utabScenario: false, syncInit: {}, version: {}, versionOutput: {},
-  rss: {}, rssCalibration: { trueRuMaxrssKiB: [], trueTimeKiB: [] }, watchdog: {}, concurrent: [], mountMax: null,
+  rss: {}, rssCalibration: { trueRuMaxrssKiB: [], trueTimeKiB: [] }, watchdog: {}, concurrent: [], mountMax: null, scale: null,
 };
 const gc = (): void => { Bun.gc(true); };
 // Interleaving A B C, B C A, C A B, ...: every kind runs in every position
@@ -397,9 +406,12 @@ if (phase("syncinit")) {
   }
 }
 
+// The helpers' versions, for the report's machine line, whatever the phases.
+for (const k of vKinds.filter((x) => helpers.some((h) => h.name === x.name))) res.versionOutput[k.name] = versionOutput(k);
+
 // 3. -V start-up, interleaved with the empty compiled Bun programs.
 if (phase("version")) {
-  for (const k of vKinds) { res.version[k.name] = newSeries(); res.versionOutput[k.name] = versionOutput(k); }
+  for (const k of vKinds) { res.version[k.name] = newSeries(); res.versionOutput[k.name] ??= versionOutput(k); }
   for (let i = 0; i < cfg.warmup; i++) for (const k of vKinds) versionRun(k, false);
   progress(`-V: ${cfg.n.version} x ${vKinds.map((k) => k.name).join(" ")}`);
   for (let i = 0; i < cfg.n.version; i++) {
@@ -471,6 +483,57 @@ if (phase("mountmax") && cfg.mountMax.rounds > 0) {
     ask<string>({ type: "fuseconf", mountMax: null });
   }
   res.mountMax = mm;
+}
+
+// 8. the classic cycle against the size of the mount table: at each size the
+//    controller (root) brings the namespace's extra bind mounts to that number;
+//    per round, both utab scenarios in rotating order, each with the helpers
+//    interleaved in rotating order. Last, so no other phase sees the mounts.
+if (phase("scale")) {
+  const sc = cfg.scale;
+  const s0 = performance.now();
+  const unmountArgs = ["-u", "-z", "--"];
+  const scenarios = cfg.utab ? ["no-utab", "utab"] : ["no-utab"];
+  const mnts = Object.fromEntries(helpers.map((h) => [h.name, mkdirp(`${cfg.dir}/scale-${h.name}`)]));
+  const tableMounts = (): number => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.length > 0).length;
+  const scaleTo = (count: number): { count: number; ms: number } => {
+    const a = ask<ScaleAnswer>({ type: "scale", count });
+    if ("error" in a) throw new Error(`scale set-up: ${a.error}`);
+    return a;
+  };
+  const points: ScalePoint[] = [];
+  let teardownMs = 0, leftAfterTeardown = 0;
+  try {
+    for (const size of sc.sizes) {
+      const setup = scaleTo(size);
+      const point: ScalePoint = { extraMounts: setup.count, tableMounts: tableMounts(), setupMs: setup.ms, scenarios: {} };
+      points.push(point);
+      for (const scenario of scenarios) {
+        const g: CycleSeries = { mount: {}, unmount: {}, cycle: {} };
+        for (const h of helpers) { g.mount[h.name] = newSeries(); g.unmount[h.name] = newSeries(); g.cycle[h.name] = newSeries(); }
+        point.scenarios[scenario] = g;
+      }
+      progress(`scale: ${size} extra mounts (${point.tableMounts} in the table, set up in ${(setup.ms / 1000).toFixed(2)} s): ` +
+        `${sc.rounds} rounds x ${scenarios.join(" ")} x ${sc.cycles} cycles x ${helpers.map((h) => h.name).join(" ")}`);
+      for (let r = 0; r < sc.rounds; r++) {
+        for (const scenario of rotated(scenarios, r)) {
+          if (cfg.utab) ask<string>({ type: "utab", present: scenario === "utab" });
+          const g = point.scenarios[scenario]!;
+          for (let i = 0; i < sc.warmup; i++) for (const h of rotated(helpers, i)) cycleInto(g, h, mnts[h.name]!, unmountArgs, false);
+          for (let i = 0; i < sc.cycles; i++) for (const h of rotated(helpers, i + r)) cycleInto(g, h, mnts[h.name]!, unmountArgs, true, r);
+          gc();
+        }
+      }
+    }
+  } finally {
+    if (cfg.utab) ask<string>({ type: "utab", present: false });
+    teardownMs = scaleTo(0).ms;
+    // Against the table before the first size's extra mounts.
+    const p0 = points[0];
+    leftAfterTeardown = p0 ? Math.max(0, tableMounts() - (p0.tableMounts - p0.extraMounts)) : 0;
+  }
+  res.scale = { unmountArgs, cycles: sc.cycles, rounds: sc.rounds, warmup: sc.warmup, points, teardownMs, leftAfterTeardown, durationMs: performance.now() - s0 };
+  progress(`scale: done in ${(res.scale.durationMs / 1000).toFixed(0)} s (extra mounts removed in ${(teardownMs / 1000).toFixed(2)} s)`);
 }
 
 const left = fuseMountsBelow(cfg.dir);

@@ -3,11 +3,20 @@
 
 import type { ClientResult, ConcurrentRound, RunSample, Series } from "./types.ts";
 
+// Every phase, in the order the client runs them (--phases).
+export const PHASES = ["classic", "classic-utab", "syncinit", "version", "rss", "watchdog", "concurrent", "mountmax", "scale"];
+
+export type RunInfo = { date: string; command?: string; loadavg?: { start: string; end: string }; kernel?: string; commit?: string };
+
 export type Machine = {
   kernel: string; nproc: number; cpu: string; memMiB: number; os: string;
   bun: string; cHelper: string; oursVersion: string; date: string;
   loadavg?: { start: string; end: string }; // /proc/loadavg around the measuring client (other load skews absolute numbers)
   command?: string;
+  commit?: string; // `git rev-parse --short HEAD` of the checkout measured, "-dirty" with uncommitted changes
+  // Set when a run of some phases was merged into an earlier results.json:
+  // which run measured each phase.
+  phaseRuns?: Record<string, RunInfo>;
 };
 
 export type Stat = { n: number; median: number; p90: number; mean: number; min: number; max: number };
@@ -33,8 +42,69 @@ export type Summary = {
   watchdog: Record<string, { vmRssKiB: Stat | null; rssAnonKiB: Stat | null; rssFileKiB: Stat | null; vmHwmKiB: Stat | null; threads: Stat | null; alive: number; autoUnmounted: number; samples: number }>;
   concurrent: Record<string, { wallMs: Stat | null; unmountWallMs: Stat | null; rounds: ConcurrentRound[] }>;
   mountMax: { value: number; existing: number; expected: number; perHelper: Record<string, number[]>; exact: Record<string, boolean> } | null;
+  scale: ScaleSummary | null;
   targets: Target[];
 };
+
+// One table size and utab scenario of the scale phase. Slopes are the added
+// median (ms) per 1,000 extra mounts against the smallest size measured.
+export type ScaleRow = {
+  extraMounts: number; tableMounts: number; scenario: string;
+  cycle: Record<string, Stat | null>; unmount: Record<string, Stat | null>; mount: Record<string, Stat | null>;
+  cycleSlope: Record<string, number | null>; unmountSlope: Record<string, number | null>;
+  cycleRoundMedians: Record<string, number[]>; unmountRoundMedians: Record<string, number[]>;
+  failures: Record<string, number>;
+};
+export type ScaleSummary = {
+  unmountArgs: string[]; cycles: number; rounds: number; warmup: number;
+  setup: { extraMounts: number; tableMounts: number; setupMs: number }[];
+  teardownMs: number; leftAfterTeardown: number; durationMs: number;
+  rows: ScaleRow[];
+};
+
+function summarizeScale(res: ClientResult): ScaleSummary | null {
+  const sc = res.scale;
+  if (!sc || sc.points.length === 0) return null;
+  const rows: ScaleRow[] = [];
+  const base = [...sc.points].sort((a, b) => a.extraMounts - b.extraMounts)[0]!;
+  const byRound = (series: Series | undefined): number[] => {
+    const out: number[] = [];
+    for (let r = 0; r < sc.rounds; r++) {
+      const st = stat((series?.samples ?? []).filter((x) => x.round === r).map((x) => x.exitMs));
+      if (st) out.push(st.median);
+    }
+    return out;
+  };
+  for (const p of sc.points) {
+    for (const [scenario, g] of Object.entries(p.scenarios)) {
+      const b = base.scenarios[scenario];
+      const row: ScaleRow = {
+        extraMounts: p.extraMounts, tableMounts: p.tableMounts, scenario,
+        cycle: {}, unmount: {}, mount: {}, cycleSlope: {}, unmountSlope: {}, cycleRoundMedians: {}, unmountRoundMedians: {}, failures: {},
+      };
+      for (const h of res.helpers) {
+        row.cycle[h] = stat(field(g.cycle[h], "exitMs"));
+        row.unmount[h] = stat(field(g.unmount[h], "exitMs"));
+        row.mount[h] = stat(field(g.mount[h], "exitMs"));
+        row.cycleRoundMedians[h] = byRound(g.cycle[h]);
+        row.unmountRoundMedians[h] = byRound(g.unmount[h]);
+        row.failures[h] = (g.mount[h]?.failures.length ?? 0) + (g.unmount[h]?.failures.length ?? 0);
+        const slope = (k: "cycle" | "unmount"): number | null => {
+          const here = row[k][h]?.median, there = b ? stat(field(b[k][h], "exitMs"))?.median : undefined;
+          return p === base || here === undefined || there === undefined ? null : (here - there) / ((p.extraMounts - base.extraMounts) / 1000);
+        };
+        row.cycleSlope[h] = slope("cycle");
+        row.unmountSlope[h] = slope("unmount");
+      }
+      rows.push(row);
+    }
+  }
+  return {
+    unmountArgs: sc.unmountArgs, cycles: sc.cycles, rounds: sc.rounds, warmup: sc.warmup,
+    setup: sc.points.map((p) => ({ extraMounts: p.extraMounts, tableMounts: p.tableMounts, setupMs: p.setupMs })),
+    teardownMs: sc.teardownMs, leftAfterTeardown: sc.leftAfterTeardown, durationMs: sc.durationMs, rows,
+  };
+}
 
 export type Target = { name: string; goal: string; value: string; met: boolean };
 
@@ -96,7 +166,7 @@ export function summarize(res: ClientResult): Summary {
     mountMax = { value: res.mountMax.value, existing: res.mountMax.existingFuseMounts, expected: res.mountMax.expected, perHelper, exact };
   }
 
-  const s: Summary = { helpers, latency, rssKiB, cpuMs, failures, rssCalibration, watchdog, concurrent, mountMax, targets: [] };
+  const s: Summary = { helpers, latency, rssKiB, cpuMs, failures, rssCalibration, watchdog, concurrent, mountMax, scale: summarizeScale(res), targets: [] };
   s.targets = targets(s, "ours");
   return s;
 }
@@ -142,7 +212,83 @@ export function targets(s: Summary, who: string): Target[] {
       value: `${s.mountMax.perHelper[who]!.join(", ")} succeeded`, met: s.mountMax.exact[who] === true,
     });
   }
+  // The issue "Mount identity instead of mount-table text": at the largest
+  // table the cycle is not slower than C's, and `-u` does not grow with the table.
+  if (s.scale) {
+    const sizes = s.scale.rows.map((x) => x.extraMounts);
+    const lo = Math.min(...sizes), hi = Math.max(...sizes);
+    for (const top of s.scale.rows.filter((x) => x.extraMounts === hi && hi > lo)) {
+      const bottom = s.scale.rows.find((x) => x.extraMounts === lo && x.scenario === top.scenario);
+      const cyc = ratio(top.cycle[who], top.cycle["c"]);
+      t.push({
+        name: `classic cycle at ${fmtInt(hi)} extra mounts [${top.scenario}]`, goal: "not slower than the C helper (median of mount + `-u -z`, ÷ C ≤ 1)",
+        value: cyc === null ? "–" : `${r(cyc)}× (${r(top.cycle[who]?.median)} vs ${r(top.cycle["c"]?.median)} ms)`, met: cyc !== null && cyc <= 1,
+      });
+      const u0 = bottom?.unmount[who]?.median, u1 = top.unmount[who]?.median;
+      const grow = u0 && u1 !== undefined ? u1 / u0 : null;
+      t.push({
+        name: `\`-u -z\` flat in table size [${top.scenario}]`, goal: `median at ${fmtInt(hi)} extra mounts ≤ 1.10× the median at ${fmtInt(lo)}`,
+        value: grow === null ? "–" : `${r(grow)}× (${r(u0)} → ${r(u1)} ms, ${signed(top.unmountSlope[who])} ms per 1,000 mounts; C ${signed(top.unmountSlope["c"])})`,
+        met: grow !== null && grow <= 1.1,
+      });
+    }
+  }
   return t;
+}
+
+const fmtInt = (x: number): string => x.toLocaleString("en-US");
+const signed = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(d)}`);
+
+// ---- merging ---------------------------------------------------------------------
+
+type CfgInfo = Parameters<typeof render>[3];
+// What results.json holds (run.ts writes it).
+export type SavedResults<R> = { machine: Machine; config: { cfgInfo: CfgInfo } & Record<string, unknown>; raw: R };
+
+// A run of some phases only: the other phases' raw samples (and where they
+// came from) are taken from the previous results.json, so RESULTS.md stays
+// complete. Only when the same helpers were measured. Fills in `result`.
+export function mergeResults(result: ClientResult, m: Machine, cfgInfo: CfgInfo, ran: readonly string[], prev: SavedResults<ClientResult>): { machine: Machine; cfgInfo: CfgInfo } | { error: string } {
+  const p = prev.raw;
+  if (p.helpers.join(",") !== result.helpers.join(",")) return { error: `the previous results measured ${p.helpers.join(" ")}, this run ${result.helpers.join(" ")}` };
+  const runInfo = (x: Machine): RunInfo => ({
+    date: x.date, ...(x.command ? { command: x.command } : {}), ...(x.loadavg ? { loadavg: x.loadavg } : {}),
+    kernel: x.kernel, ...(x.commit ? { commit: x.commit } : {}),
+  });
+  const prevRun = (phase: string): RunInfo => prev.machine.phaseRuns?.[phase] ?? runInfo(prev.machine);
+  const thisRun = runInfo(m);
+  const phaseRuns: Record<string, RunInfo> = {};
+  const classic: ClientResult["classic"] = {};
+  for (const phase of PHASES) {
+    const mine = ran.includes(phase);
+    phaseRuns[phase] = mine ? thisRun : prevRun(phase);
+    switch (phase) {
+      case "classic": { const x = mine ? result.classic["no-utab"] : p.classic["no-utab"]; if (x) classic["no-utab"] = x; break; }
+      case "classic-utab": {
+        const x = mine ? result.classic["utab"] : p.classic["utab"];
+        if (x) classic["utab"] = x;
+        if (!mine) result.utabScenario = p.utabScenario;
+        break;
+      }
+      case "syncinit": if (!mine) result.syncInit = p.syncInit; break;
+      case "version": if (!mine) { result.version = p.version; result.versionOutput = { ...p.versionOutput, ...result.versionOutput }; } break;
+      case "rss": if (!mine) { result.rss = p.rss; result.rssCalibration = p.rssCalibration; } break;
+      case "watchdog": if (!mine) result.watchdog = p.watchdog; break;
+      case "concurrent": if (!mine) result.concurrent = p.concurrent; break;
+      case "mountmax": if (!mine) result.mountMax = p.mountMax; break;
+      case "scale": if (!mine) result.scale = p.scale ?? null; break;
+    }
+  }
+  result.classic = classic;
+  // N per measurement: this run's for what it ran, the previous file's otherwise.
+  const keyPhase: Record<string, string> = { "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale" };
+  const n: Record<string, number> = {};
+  for (const [k, v] of Object.entries({ ...prev.config.cfgInfo.n, ...cfgInfo.n })) {
+    const ph = keyPhase[k];
+    const src = ph && ran.includes(ph) ? cfgInfo.n : prev.config.cfgInfo.n;
+    if (src[k] !== undefined) n[k] = src[k]!;
+  }
+  return { machine: { ...m, phaseRuns }, cfgInfo: { ...prev.config.cfgInfo, ...cfgInfo, n } };
 }
 
 // ---- rendering -------------------------------------------------------------------
@@ -232,6 +378,7 @@ export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Reco
     out.push(...table(["helper", "succeeded", "exact", "wall ms", "left after", "errors"], mr));
     out.push("");
   }
+  if (s.scale) out.push(...renderScale(s.scale, s.helpers), "");
   out.push("### Targets (ours)", "");
   out.push(...table(["target", "goal", "measured", "met"], s.targets.map((t) => [t.name, t.goal, t.value, t.met ? "met" : "MISSED"])));
   for (const h of others.filter((x) => x !== "ours")) {
@@ -241,7 +388,64 @@ export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Reco
   out.push("");
   out.push(`Machine: Linux ${m.kernel}, ${m.nproc} CPUs (${m.cpu}), ${m.memMiB} MiB RAM, ${m.os}; Bun ${m.bun}; C helper: ${m.cHelper}; ours: ${m.oursVersion}.`);
   if (m.loadavg) out.push(`Load average (/proc/loadavg) before: ${m.loadavg.start}; after: ${m.loadavg.end}.`);
-  if (m.command) out.push(`Command: \`${m.command}\`.`);
+  if (m.command) out.push(`Command: \`${m.command}\`${m.commit ? ` at commit ${m.commit}` : ""}.`);
+  if (m.phaseRuns) {
+    // A merged report: group the phases by the run that measured them.
+    const runs = new Map<string, { info: NonNullable<Machine["phaseRuns"]>[string]; phases: string[] }>();
+    for (const [ph, info] of Object.entries(m.phaseRuns)) {
+      const key = `${info.date}|${info.command ?? ""}`;
+      (runs.get(key) ?? runs.set(key, { info, phases: [] }).get(key)!).phases.push(ph);
+    }
+    if (runs.size > 1) {
+      out.push("Merged report: the phases come from different runs (a run of some phases keeps the others' samples from the previous results.json;",
+        "the helper's code and the kernel may differ between runs, so compare absolute numbers across runs with care):");
+      for (const { info, phases } of runs.values()) {
+        out.push(`- ${phases.join(", ")}: run of ${info.date}${info.command ? ` (\`${info.command}\`)` : ""}, ` +
+          `${info.kernel ? `Linux ${info.kernel}` : "kernel not recorded"}, ${info.commit ? `commit ${info.commit}` : "commit not recorded"}` +
+          `${info.loadavg ? `, load average ${info.loadavg.start} → ${info.loadavg.end}` : ""}${info.date === m.date ? " (this run)" : ""}.`);
+      }
+    }
+  }
   out.push(`Run ${res.startedAt}, measuring client ${(res.durationMs / 1000).toFixed(0)} s; N = ${Object.entries(cfg.n).map(([k, n]) => `${n} (${k})`).join(", ")}.`);
   return out.join("\n");
+}
+
+// The scale phase: two tables (cycle, `-u -z` alone) and the method note.
+function renderScale(sc: ScaleSummary, helpers: string[]): string[] {
+  const out: string[] = [];
+  const others = helpers.filter((h) => h !== "c");
+  const u = sc.unmountArgs.filter((a) => a !== "--").join(" ");
+  const part = (title: string, k: "cycle" | "unmount", slope: "cycleSlope" | "unmountSlope", rounds: "cycleRoundMedians" | "unmountRoundMedians"): void => {
+    out.push(title, "");
+    const head = ["extra mounts", "in table", "utab", ...helpers.map((h) => `${h} ms`), ...others.map((h) => `${h}/C`),
+      ...helpers.map((h) => `${h} +ms per 1,000`), ...helpers.map((h) => `${h} round medians`), "N", "failures"];
+    out.push(...table(head, sc.rows.map((x) => [
+      fmtInt(x.extraMounts), fmtInt(x.tableMounts), x.scenario === "utab" ? "yes" : "no",
+      ...helpers.map((h) => r(x[k][h]?.median)),
+      ...others.map((h) => { const q = ratio(x[k][h], x[k]["c"]); return q === null ? "–" : `${r(q)}×`; }),
+      ...helpers.map((h) => (x[slope][h] === null ? "" : signed(x[slope][h]))),
+      ...helpers.map((h) => x[rounds][h]!.map((v) => r(v)).join(" / ")),
+      helpers.map((h) => String(x[k][h]?.n ?? 0)).join(" / "),
+      helpers.map((h) => x.failures[h] ?? 0).some((n) => n > 0) ? helpers.map((h) => `${h} ${x.failures[h] ?? 0}`).join(", ") : "",
+    ])));
+    out.push("");
+  };
+  part(`### Scale: classic cycle (mount + \`${u}\`) against the size of the mount table (median ms)`, "cycle", "cycleSlope", "cycleRoundMedians");
+  part(`### Scale: \`${u}\` alone (the unmount half of the same cycles, spawn→exit, median ms)`, "unmount", "unmountSlope", "unmountRoundMedians");
+  const base = Math.min(...sc.setup.map((x) => x.extraMounts));
+  const setup = sc.setup.map((x, i) => i === 0 && x.extraMounts === 0 ? null : `${i === 0 ? 0 : fmtInt(sc.setup[i - 1]!.extraMounts)} → ${fmtInt(x.extraMounts)} in ${(x.setupMs / 1000).toFixed(2)} s`).filter((x) => x !== null);
+  out.push(
+    `Method: inside the benchmark's private mount namespace the controller (root) adds bind mounts of one small directory onto empty directories ` +
+    `(mount(2) in a loop, no process per mount) until the table holds the extra number of mounts ("in table": lines of the client's /proc/self/mountinfo, ` +
+    `the namespace's own mounts included). At each size, ${sc.rounds} round${sc.rounds === 1 ? "" : "s"}; each round runs both utab scenarios in rotating order, each with ` +
+    `${sc.warmup} unrecorded and ${sc.cycles} recorded cycles per helper, interleaved in rotating order (A B, B A, …): N = ${sc.cycles * sc.rounds} per helper, size and scenario. ` +
+    `A cycle is the classic mount (spawn→exit) plus \`fusermount3 ${sc.unmountArgs.join(" ")} MNT\` as libfuse's fuse_kern_unmount runs it (libfuse adds -q, which only silences errors); ` +
+    `"${u} alone" is the unmount half timed by itself. "+ms per 1,000" = (median − median at ${fmtInt(base)} extra mounts) ÷ (extra mounts − ${fmtInt(base)}) × 1,000, ` +
+    `per scenario; "round medians" show the drift between rounds. "utab yes": an empty /run/mount/utab on the namespace's private tmpfs (ours then runs /bin/mount -f and /bin/umount --fake). ` +
+    `Sizes are measured in ascending order, so the slopes also hold any drift of the machine between sizes; the ratios, from interleaved runs, do not.`,
+    "",
+    `Set-up: extra mounts created ${setup.join(", ")}; all removed again in ${(sc.teardownMs / 1000).toFixed(2)} s (umount2 MNT_DETACH loop), ` +
+    `${sc.leftAfterTeardown} left; the namespace, and with it every mount, ends with the run. The whole phase took ${(sc.durationMs / 1000).toFixed(0)} s.`,
+  );
+  return out;
 }

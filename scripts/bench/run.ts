@@ -2,14 +2,22 @@
 // namespace. It starts the measuring client (client.ts, compiled into the
 // prefix) ONCE as the unprivileged user, serves its few root-only requests
 // (bind a fuse.conf with mount_max, read /proc/PID/status of the set-uid
-// watchdog), then prints the table and writes results.json and RESULTS.md.
+// watchdog, bring the namespace's extra mounts for the scale phase to a given
+// number), then prints the table and writes results.json and RESULTS.md.
+//
+// A run of some phases only (--phases) is merged into the results.json already
+// in --out: the phases it did not run are carried over from there, and
+// RESULTS.md says which run measured what (--no-merge: write this run alone).
 //
 //   bun scripts/bench/run.ts --prefix DIR --user NAME [--out DIR] [--variant NAME]... [--quick]
 //        [-n N] [--rss-runs N] [--dir SCRATCH]
-//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax]
+//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,scale]
+//        [--scale-sizes 0,1000,10000] [--scale-cycles N] [--scale-rounds N] [--no-merge]
 //        [--extra-v NAME=PATH]...   (more -V start-up kinds, for diagnostics)
 //   bun scripts/bench/run.ts --from-json FILE [--out DIR]     (re-render only)
 //   bun scripts/bench/run.ts --help
+//   bun scripts/bench/run.ts --merge FILE [--phases LIST] [--out DIR]
+//        (merge the phases a saved run measured into --out's results.json)
 
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
@@ -18,8 +26,9 @@ import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
-import { render, summarize, type Machine } from "./report.ts";
-import type { ClientConfig, ClientResult, HelperSpec, Request } from "./types.ts";
+import { render, summarize, mergeResults, PHASES, type Machine, type SavedResults } from "./report.ts";
+import type { ClientConfig, ClientResult, HelperSpec, Request, ScaleAnswer } from "./types.ts";
+import * as libc from "../../src/sys/libc.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const count = (v: string): number => {
@@ -31,6 +40,7 @@ const collect = (v: string, all: string[] | undefined): string[] => [...(all ?? 
 type Options = {
   prefix?: string; user: string; out?: string; variant?: string[]; quick?: boolean; n?: number; rssRuns?: number;
   dir?: string; phases?: string; extraV?: string[]; fromJson?: string;
+  scaleSizes?: string; scaleCycles?: number; scaleRounds?: number; merge?: boolean | string;
 };
 const o = new Command("bench")
   .description("The benchmark controller, run by scripts/bench.sh (npm run bench) as root inside a private mount namespace.")
@@ -42,7 +52,12 @@ const o = new Command("bench")
   .option("-n <N>", "iterations per latency measurement and kind (default: 300, 20 with --quick)", count)
   .option("--rss-runs <N>", "runs per kind for peak RSS (default: 30, 5 with --quick)", count)
   .option("--dir <SCRATCH>", "scratch directory for the mountpoints (default: a new /tmp/fm-bench-*)")
-  .option("--phases <LIST>", "only these, comma-separated: classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax")
+  .option("--phases <LIST>", "only these, comma-separated: classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,scale")
+  .option("--scale-sizes <LIST>", "extra mounts for the scale phase (default: 0,1000,10000)")
+  .option("--scale-cycles <N>", "cycles per round, kind and size in the scale phase (default: 40, 5 with --quick)", count)
+  .option("--scale-rounds <N>", "rounds of the scale phase (default: 3, 1 with --quick)", count)
+  .option("--merge <FILE>", "merge the phases a saved run measured into --out's results.json")
+  .option("--no-merge", "with --phases: do not keep the other phases' samples from the existing results.json")
   .option("--extra-v <NAME=PATH>", "also time PATH -V with the start-up kinds (repeatable; diagnostics)", collect)
   .option("--from-json <FILE>", "only re-render RESULTS.md and the table from a results.json")
   .showHelpAfterError("(bun scripts/bench/run.ts --help shows the usage)")
@@ -73,10 +88,22 @@ function machine(cHelper: string, ours: string): Machine {
     cHelper, oursVersion: ours, date: new Date().toISOString(),
     ...(loadStart ? { loadavg: { start: loadStart, end: loadEnd } } : {}),
     ...(process.env.BENCH_COMMAND ? { command: process.env.BENCH_COMMAND } : {}),
+    ...(commit ? { commit } : {}),
   };
 }
 
-function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<typeof render>[3], config: unknown): void {
+// The checkout measured (the helpers are installed from it by bench.sh).
+function gitCommit(): string {
+  const head = sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
+  if (!head) return "";
+  return head + (sh("git", ["-C", ROOT, "status", "--porcelain", "--untracked-files=no"]) ? "-dirty" : "");
+}
+const commit = gitCommit();
+
+type CfgInfo = Parameters<typeof render>[3];
+type Saved = SavedResults<ClientResult>;
+
+function writeOutputs(result: ClientResult, m: Machine, cfgInfo: CfgInfo, config: unknown): void {
   const s = summarize(result);
   const text = render(result, s, m, cfgInfo);
   process.stdout.write("\n" + text + "\n");
@@ -114,8 +141,13 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<type
     "  the least a mount+unmount cycle can cost with a set-uid launcher and a Bun helper (\"design floor\" in the targets).",
     "- The machine may be shared: the load average around the run is recorded below the tables; ratios of interleaved kinds",
     "  are more robust to load than absolute times.",
+    "- `Scale`: the classic cycle (mount + `-u -z`, as libfuse unmounts) with 0, 1,000 and 10,000 extra bind mounts in the",
+    "  namespace's mount table, with and without a utab; the method note is under its tables.",
+    "- A run of some phases only (`--phases`) is merged into the previous results: the phases it did not run keep their",
+    "  samples from the previous `results.json`, and the last lines say which run measured which phases.",
     "",
-    `Machine: \`uname -r\` ${m.kernel}; nproc ${m.nproc}; CPU ${m.cpu}; ${m.memMiB} MiB RAM; ${m.os}; Bun ${m.bun}.`,
+    `Machine: \`uname -r\` ${m.kernel}; nproc ${m.nproc}; CPU ${m.cpu}; ${m.memMiB} MiB RAM; ${m.os}; Bun ${m.bun}` +
+      (m.phaseRuns ? " (the latest run; this report merges runs, each listed with its kernel at the end)." : "."),
     "",
     "## Targets (ours)",
     "",
@@ -135,8 +167,22 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: Parameters<type
 // ---- re-render only ----------------------------------------------------------------
 const fromJson = o.fromJson;
 if (fromJson) {
-  const j = JSON.parse(readFileSync(fromJson, "utf8")) as { machine: Machine; config: { cfgInfo: Parameters<typeof render>[3] }; raw: ClientResult };
+  const j = JSON.parse(readFileSync(fromJson, "utf8")) as Saved;
   writeOutputs(j.raw, j.machine, j.config.cfgInfo, j.config);
+  process.exit(0);
+}
+
+// ---- merge a saved run of some phases into --out's results.json --------------------
+const mergeJson = typeof o.merge === "string" ? o.merge : undefined;
+if (mergeJson) {
+  const j = JSON.parse(readFileSync(mergeJson, "utf8")) as Saved;
+  const ran = o.phases?.split(",") ?? (j.config["phases"] as string[] | undefined);
+  if (!ran) { log(`--merge: ${mergeJson} ran every phase; say which to take with --phases`); process.exit(2); }
+  const prev = JSON.parse(readFileSync(join(outDir, "results.json"), "utf8")) as Saved;
+  const { phaseRuns: _ignored, ...m } = j.machine;
+  const merged = mergeResults(j.raw, m, j.config.cfgInfo, ran, prev);
+  if ("error" in merged) { log(`--merge: ${merged.error}`); process.exit(1); }
+  writeOutputs(j.raw, merged.machine, merged.cfgInfo, { ...j.config, cfgInfo: merged.cfgInfo });
   process.exit(0);
 }
 
@@ -174,6 +220,12 @@ const config: ClientConfig = {
   rss: existsSync("/usr/bin/time") ? { time: "/usr/bin/time", runs: o.rssRuns ?? (quick ? 5 : 30) } : null,
   timeoutMs: 20000,
   utab: false,
+  scale: {
+    sizes: [...new Set((o.scaleSizes ?? "0,1000,10000").split(",").map(Number))].sort((a, b) => a - b),
+    cycles: o.scaleCycles ?? (quick ? 5 : 40),
+    rounds: o.scaleRounds ?? (quick ? 1 : 3),
+    warmup: quick ? 1 : 2,
+  },
   ...(o.phases ? { phases: o.phases.split(",") } : {}),
   extraVersion: (o.extraV ?? []).map((x) => ({ name: x.split("=")[0]!, path: x.slice(x.indexOf("=") + 1), args: ["-V"] })),
 };
@@ -189,9 +241,47 @@ function utab(present: boolean): void {
   for (const f of ["/run/mount/utab", "/run/mount/utab.lock"]) rmSync(f, { force: true });
   if (present) writeFileSync("/run/mount/utab", "", { mode: 0o644 });
 }
+for (const p of config.phases ?? []) if (!PHASES.includes(p)) { log(`unknown phase '${p}' (known: ${PHASES.join(",")})`); process.exit(2); }
+if (!config.scale.sizes.every((x) => Number.isInteger(x) && x >= 0 && x <= 50000) || !(config.scale.cycles >= 1) || !(config.scale.rounds >= 1)) {
+  log("--scale-sizes: comma-separated integers 0..50000; --scale-cycles and --scale-rounds: at least 1"); process.exit(2);
+}
 if (!existsSync("/etc/fuse.conf")) { config.mountMax.rounds = 0; log("no /etc/fuse.conf to bind a mount_max over: the mount_max rounds are skipped"); }
 if (!config.rss) log("/usr/bin/time not found (apt-get install time): peak RSS is not measured");
-const cfgInfo = { n: { "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N }, concurrent: config.concurrent.count, mountMax: config.mountMax.value, watchMs: config.watchdog.waitMs };
+const cfgInfo: CfgInfo = {
+  n: { "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N, "scale, per size and scenario": config.scale.cycles * config.scale.rounds },
+  concurrent: config.concurrent.count, mountMax: config.mountMax.value, watchMs: config.watchdog.waitMs,
+};
+
+// The scale phase's extra mounts: bind mounts of one small root-owned
+// directory onto empty directories below the scratch directory, made and
+// removed with mount(2) / umount2(2) in a loop (no process per mount). They
+// live in this private namespace only and die with it.
+const scaleRoot = join(dir, "scale-extra");
+const MS_BIND = 4096;
+let scaleCount = 0;
+function scaleTo(count: number): ScaleAnswer {
+  const t0 = performance.now();
+  const src = join(scaleRoot, "src");
+  if (count > 0 && !existsSync(src)) {
+    mkdirSync(src, { recursive: true, mode: 0o755 });
+    writeFileSync(join(src, "file"), "bench\n", { mode: 0o644 });
+    mkdirSync(join(scaleRoot, "t"), { mode: 0o755 });
+  }
+  while (scaleCount < count) {
+    const target = join(scaleRoot, "t", String(scaleCount));
+    mkdirSync(target, { recursive: true, mode: 0o755 });
+    const rc = libc.mount(src, target, "", MS_BIND, "");
+    if (rc < 0) return { error: `bind mount ${scaleCount + 1} of ${count} on ${target}: ${libc.strerror(-rc)}` };
+    scaleCount++;
+  }
+  while (scaleCount > count) {
+    const target = join(scaleRoot, "t", String(scaleCount - 1));
+    const rc = libc.umount2(target, libc.MNT_DETACH);
+    if (rc < 0) return { error: `unmounting ${target}: ${libc.strerror(-rc)}` };
+    scaleCount--;
+  }
+  return { count: scaleCount, ms: performance.now() - t0 };
+}
 
 // The mount_max fuse.conf: the machine's file plus the limit, bound over
 // /etc/fuse.conf inside this namespace only.
@@ -227,6 +317,7 @@ function procStatus(pids: number[]): Record<string, Record<string, number> | nul
 
 function cleanup(): void {
   if (confBound) fuseconf(null);
+  if (scaleCount > 0) { const r = scaleTo(0); if ("error" in r) log(`removing the scale phase's mounts: ${r.error}`); }
   for (let i = 0; i < 5; i++) {
     const left = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((p): p is string => !!p && p.startsWith(dir + "/"));
     if (left.length === 0) break;
@@ -252,6 +343,7 @@ rl.on("line", (line) => {
       case "progress": log(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${req.msg}`); return;
       case "fuseconf": fuseconf(req.mountMax); break;
       case "utab": utab(req.present); break;
+      case "scale": answer = scaleTo(req.count); break;
       case "procstatus": answer = procStatus(req.pids); break;
       case "result": result = req.result; return;
     }
@@ -262,5 +354,17 @@ const code: number = await new Promise((res) => child.on("exit", (c) => res(c ??
 loadEnd = loadavg();
 cleanup();
 if (!result) { log(`the client failed (exit ${code})`); process.exit(1); }
-const m = machine(result.versionOutput["c"] ?? "", result.versionOutput["ours"] ?? "");
-writeOutputs(result, m, cfgInfo, { ...config, cfgInfo });
+let m = machine(result.versionOutput["c"] ?? "", result.versionOutput["ours"] ?? "");
+let info = cfgInfo;
+const previous = join(outDir, "results.json");
+if (config.phases && o.merge !== false && existsSync(previous)) {
+  try {
+    const merged = mergeResults(result, m, cfgInfo, config.phases, JSON.parse(readFileSync(previous, "utf8")) as Saved);
+    if ("error" in merged) log(`not merging with ${previous}: ${merged.error}`);
+    else {
+      ({ machine: m, cfgInfo: info } = merged);
+      log(`merged with ${previous}: phases other than ${config.phases.join(",")} are carried over from it`);
+    }
+  } catch (e) { log(`not merging with ${previous}: ${String(e)}`); }
+}
+writeOutputs(result, m, info, { ...config, cfgInfo: info });

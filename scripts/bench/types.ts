@@ -22,8 +22,13 @@ export type ClientConfig = {
   rss: { time: string; runs: number } | null;
   timeoutMs: number;
   utab: boolean; // the controller can switch /run/mount/utab (private tmpfs) on and off
-  // Only these phases (default: all): classic, classic-utab, syncinit, version, rss, watchdog, concurrent, mountmax.
+  // Only these phases (default: all): classic, classic-utab, syncinit, version, rss, watchdog, concurrent, mountmax, scale.
   phases?: string[];
+  // The scale phase: the classic cycle (mount + `-u -z`) at each number of
+  // extra (bind) mounts in the namespace's table, `cycles` interleaved cycles
+  // per helper in each of `rounds` rounds per utab scenario; `warmup` unrecorded
+  // cycles per helper at the start of each round.
+  scale: { sizes: number[]; cycles: number; rounds: number; warmup: number };
   // More -V style start-up kinds (diagnostics), e.g. a floor behind a set-uid launcher.
   extraVersion?: { name: string; path: string; args: string[] }[];
 };
@@ -34,6 +39,7 @@ export type RunSample = {
   statusMs?: number; // sync-init status received
   exitMs: number; // helper reaped
   cpuMs: number; // user + system, from wait4's rusage
+  round?: number; // the scale phase: which round (0-based) the sample belongs to
 };
 
 export type Failure = { what: string; code: number | null; signal: number | null; stderr: string };
@@ -66,6 +72,25 @@ export type MountMaxResult = {
   rounds: ConcurrentRound[];
 };
 
+// The scale phase at one table size.
+export type ScalePoint = {
+  extraMounts: number; // bind mounts the controller added to the namespace's table
+  tableMounts: number; // lines in the client's /proc/self/mountinfo before measuring (host's + namespace's + extra)
+  setupMs: number; // the controller creating this size's extra mounts from the previous size's (mkdir + mount(2) loop)
+  // Per utab scenario ("no-utab", "utab"): the classic mount, the `-u -z`
+  // that follows it (timed alone) and their sum; samples carry their round.
+  scenarios: Record<string, { mount: Record<string, Series>; unmount: Record<string, Series>; cycle: Record<string, Series> }>;
+};
+
+export type ScaleResult = {
+  unmountArgs: string[]; // what the cycle's unmount passes before the mountpoint
+  cycles: number; rounds: number; warmup: number;
+  points: ScalePoint[];
+  teardownMs: number; // removing every extra mount again (umount2 MNT_DETACH loop)
+  leftAfterTeardown: number; // extra mounts still in the table afterwards (expected 0)
+  durationMs: number; // the whole phase, set-up and teardown included
+};
+
 export type ClientResult = {
   startedAt: string;
   durationMs: number;
@@ -88,6 +113,7 @@ export type ClientResult = {
   watchdog: Record<string, WatchdogSample[]>;
   concurrent: ConcurrentRound[];
   mountMax: MountMaxResult | null;
+  scale?: ScaleResult | null; // absent in results from before the scale phase existed
 };
 
 // Client -> controller requests (one JSON line each on stdout); the controller
@@ -97,4 +123,9 @@ export type Request =
   | { type: "fuseconf"; mountMax: number | null } // null: back to the machine's file
   | { type: "procstatus"; pids: number[] }
   | { type: "utab"; present: boolean } // create or remove an (empty) utab in the namespace's private /run/mount
+  // Bring the namespace's extra bind mounts to exactly `count` (0: remove them
+  // all); answered with ScaleAnswer.
+  | { type: "scale"; count: number }
   | { type: "result"; result: ClientResult };
+
+export type ScaleAnswer = { count: number; ms: number } | { error: string };
