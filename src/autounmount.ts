@@ -15,7 +15,7 @@ import { readMountTable, mountIdAt, kernelMount, kernelTopMount, UNSUPPORTED, ty
 import { resolveMountpoint, chdirToParent, type Mountpoint } from "./resolve.ts";
 import { unmount } from "./unmount.ts";
 import { Refusal } from "./policy/refusal.ts";
-import type { Credentials } from "./sys/creds.ts";
+import type { Privileges } from "./sys/creds.ts";
 export const PROBE_ARG = "--enotconn-probe-as-caller";
 
 // Close what the caller left open (pipes kept open by a watchdog broke
@@ -123,13 +123,16 @@ function waitForEofOrGone(ctx: Ctx, commFd: number, identity: MountIdentity): "e
 const PROBES = 4;
 const PROBE_INTERVAL_MS = 250;
 const PROBE_TIMEOUT_MS = 5000;
-export function connectionIsDead(caller: Credentials, mnt: string, o: { probes?: number; timeoutMs?: number } = {}): boolean {
+// The child is started, and killed past its deadline, as root: a lowered
+// thread has no CAP_KILL for a process that has become the caller.
+export function connectionIsDead(who: Privileges, mnt: string, o: { probes?: number; timeoutMs?: number } = {}): boolean {
+  const caller = who.caller;
   for (let i = 0; i < (o.probes ?? PROBES); i++) {
     if (i > 0) c.sleepMs(PROBE_INTERVAL_MS);
     try {
-      const r = Bun.spawnSync([process.execPath, PROBE_ARG, String(caller.uid), String(caller.gid), mnt], {
+      const r = who.asRoot(() => Bun.spawnSync([process.execPath, PROBE_ARG, String(caller.uid), String(caller.gid), mnt], {
         env: {}, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: o.timeoutMs ?? PROBE_TIMEOUT_MS, killSignal: "SIGKILL",
-      });
+      }));
       if (r.exitedDueToTimeout) return false;
       if (r.exitCode === 0) return true;
       if (r.exitCode !== 1) return false; // the probe could not become the caller
@@ -144,7 +147,7 @@ export function connectionIsDead(caller: Credentials, mnt: string, o: { probes?:
 // without links: the watchdog may have slept for days. The mount must be the
 // one we made (by unique ID where the kernel has them, else by the table's
 // ID), a FUSE mount, of our type, on top at the path, and dead.
-function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | undefined, identity: MountIdentity): boolean {
+function shouldAutoUnmount(who: Privileges, m: Mountpoint, type: string | undefined, identity: MountIdentity): boolean {
   try {
     const at = chdirToParent(m);
     if ("error" in at) return false;
@@ -168,7 +171,7 @@ function shouldAutoUnmount(caller: Credentials, m: Mountpoint, type: string | un
   } finally {
     c.chdir("/");
   }
-  return connectionIsDead(caller, m.path);
+  return connectionIsDead(who, m.path);
 }
 
 // The watch follows its mount: after EOF it asks the kernel where the mount
@@ -194,7 +197,7 @@ export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | u
   } catch {
     return c.exit(0); // the path is gone or now leads through a link: not ours to touch
   }
-  if (!shouldAutoUnmount(ctx.who.caller, m, type, identity)) return c.exit(0);
+  if (!shouldAutoUnmount(ctx.who, m, type, identity)) return c.exit(0);
   ctx.audit.begin({ action: "auto-unmount", mountpoint: m.path, ...(type !== undefined ? { fstype: type } : {}) });
   let done: ReturnType<typeof unmount>;
   try {

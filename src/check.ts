@@ -6,7 +6,7 @@
 
 import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
-import { isRootCaller, type Credentials } from "./sys/creds.ts";
+import { isRootCaller, type Credentials, type Privileges } from "./sys/creds.ts";
 import { readConfQuiet } from "./mount.ts";
 import { readMountTable } from "./sys/mounttable.ts";
 import { countFuseMounts, countsAgainstMountMax, isFuseType, ownsByOptions, type MountEntry } from "./policy/mountinfo.ts";
@@ -49,12 +49,13 @@ const PROBE_BUDGET_MS = 5000;
 
 // The caller's FUSE mounts and whether their servers still answer, asked as
 // the caller (the same probe as auto-unmount, once, with a short deadline).
-function yourMounts(caller: Credentials, table: MountEntry[]): YourMount[] {
+function yourMounts(who: Privileges, table: MountEntry[]): YourMount[] {
+  const caller = who.caller;
   const end = Date.now() + PROBE_BUDGET_MS;
   return table.filter((e) => isFuseType(e.fsType) && ownsByOptions(e.superOptions, caller.uid)).map((e, i) => ({
     mountPoint: e.mountPoint, type: e.fsType,
     state: i >= MOUNTS_PROBED || Date.now() >= end ? "not probed"
-      : connectionIsDead(caller, e.mountPoint, { probes: 1, timeoutMs: Math.min(1000, end - Date.now()) }) ? "dead" : "alive",
+      : connectionIsDead(who, e.mountPoint, { probes: 1, timeoutMs: Math.min(1000, end - Date.now()) }) ? "dead" : "alive",
   }));
 }
 
@@ -320,7 +321,7 @@ export function check(ctx: Ctx, json: boolean): number {
   const counted = countFuseMounts(table);
   const yours = table.filter((e) => countsAgainstMountMax(e) &&
     e.superOptions.split(",").includes(`user_id=${caller.uid}`)).length;
-  const list = yourMounts(caller, table);
+  const list = yourMounts(ctx.who, table);
   for (const y of list) {
     if (y.state === "dead") problem("dead-mount", `${y.mountPoint} is a dead FUSE mount of yours (its server is gone): remove it with fusermount3 -uz ${y.mountPoint} (or just mount there again)`);
   }

@@ -271,7 +271,7 @@ function recoverDeadMount(ctx: Ctx, m: Mountpoint): void {
   const top = kernelTopMount(m.parentFd, m.last, m.path);
   if (top === UNSUPPORTED || top === undefined) return;
   if (!isFuseType(top.type) || !ownsByOptions(top.fsOptions, ctx.who.caller.uid)) return;
-  if (!connectionIsDead(ctx.who.caller, m.path, { probes: 1 })) return;
+  if (!connectionIsDead(ctx.who, m.path, { probes: 1 })) return;
   const rc = c.fchdir(m.parentFd);
   // Detach exactly the mount that was judged: still the top one at the path.
   const still = rc === 0 ? kernelTopMount(c.AT_FDCWD, m.last, m.path) : undefined;
@@ -295,16 +295,18 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
     if (count >= conf.mountMax) throw tooMany(count, conf.mountMax);
   }
   const { regular, x } = splitXOptions(opts);
-  recoverDeadMount(ctx, m);
+  // Decided now (pure), reported after the mountpoint checks as libfuse does;
+  // a dead mount is only cleared for a request that will not be refused.
+  const policy = applyOptionPolicy(regular, { isRoot: root, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF });
+  const xRefusal = checkXOptions(x);
+  if (policy.ok && !xRefusal) recoverDeadMount(ctx, m);
   const { pinFd, rootmode } = checkMountpoint(ctx, m);
 
-  const policy = applyOptionPolicy(regular, { isRoot: root, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF });
   for (const w of policy.warnings) ctx.say.warn(w);
   if (!policy.ok && policy.error.includes("'user_allow_other'")) {
     throw new Refusal(policy.error, { hint: `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}` });
   }
   if (!policy.ok) refuse(policy.error);
-  const xRefusal = checkXOptions(x);
   if (xRefusal) refuse(xRefusal);
 
   const userName = root ? undefined : c.userName(who.uid);

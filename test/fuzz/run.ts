@@ -278,6 +278,23 @@ class Worker {
     const crash = crashOf(ours, cOut);
     if (crash) return { verdict: "crash", finding: { kind: "crash", ...base, why: crash, c: cOut, ours }, detail: { c: cOut, ours } };
     if (sameOutcome(cOut, ours)) return { verdict: "agree", detail: { c: cOut, ours } };
+    // dead-mount-recovery: ours detached the user's own dead mount (one note
+    // line) and went on; it must then behave exactly as C does where that
+    // mount was never made.
+    const NOTE = /^fusermount3: note: detached your dead FUSE filesystem at .* \(its server is gone\) before mounting\n/m;
+    if (fc.pre && fc.pre.owner !== "other" && !fc.pre.stacked && NOTE.test(ours.stderr)) {
+      const bare = { ...ours, stderr: ours.stderr.replace(NOTE, ""), preMounts: [] };
+      const cBare = await this.run(this.cfg.c, fc.args, fc.commFd, undefined, fc.utab, false, closeAtOnce);
+      const cEqBare = pl.changed && !pl.untranslatable ? await this.run(this.cfg.c, pl.cArgs, pl.cCommFd, undefined, fc.utab, false, false) : undefined;
+      const plBare = plan(fc.args, fc.commFd, undefined);
+      const vb = sameOutcome(cBare, bare) ? { kind: "agree" as const } : judge(plBare, cBare, bare, cEqBare);
+      const detail = { c: cOut, ours, cBare, ...(cEqBare ? { cEqBare } : {}) };
+      if (vb.kind !== "unexplained") return { verdict: "explained", ids: ["dead-mount-recovery", ...(vb.kind === "explained" ? vb.ids : [])], detail };
+      return {
+        verdict: "unexplained", detail,
+        finding: { kind: "unexplained", ...base, why: `after detaching the dead mount, not as C without it: ${vb.why}`, c: cBare, ours },
+      };
+    }
     let cEq: Outcome | undefined;
     if (pl.changed && !pl.untranslatable) cEq = await this.run(this.cfg.c, pl.cArgs, pl.cCommFd, fc.pre, fc.utab, false, false);
     const v = judge(pl, cOut, ours, cEq);

@@ -68,6 +68,11 @@ export const DIFFERENCES = [
     why: "We use master's mountpoint filesystem whitelist, which adds RAMFS, NTFS3, PANFS, WEKAFS (§9 table, §17 row 'fs-type whitelist').",
   },
   {
+    id: "dead-mount-recovery",
+    what: "Mounting where the caller's own FUSE filesystem is mounted with a dead connection detaches the dead mount first (one `note:` line) and mounts; 3.14 refuses (`failed to access mountpoint …`) until the user runs `fusermount3 -uz`.",
+    why: "libfuse #41 and its users ask for it; it grants nothing the caller could not do with -uz first (owner and type from the kernel, dead judged by the probe run as the caller).",
+  },
+  {
     id: "unmount-checks-top-mount",
     what: "-u refuses (`entry for … not found`) when the mount on top of the path is not the caller's FUSE mount; 3.14 checks the first table entry and unmounts whatever is on top (e.g. root's tmpfs stacked on the user's FUSE mount).",
     why: "security.md §5 item 7 (stacked mounts) asks for a decision; ours checks ownership of the mount umount2 would remove (§12.3 last bullet).",

@@ -63,7 +63,11 @@ differential("differential: mountpoints", (x) => {
     mp("/etc/passwd", "/etc/passwd"),
     mp("/dev/shm", "/dev/shm"),
     mp("nonexistent name with printf directives", `${B}/%s%n%x-missing`),
-    mp("over a dead FUSE mount", M, { setup: mountWithC(u, M) }),
+    mp("over a dead FUSE mount", M, {
+      setup: mountWithC(u, M), diff: "dead-mount-recovery",
+      ours: { code: 0, stderr: `${P}note: detached your dead FUSE filesystem at ${M} (its server is gone) before mounting\n`, gotFd: true, mount: line(), mounts: [`${M} ${line()}`] },
+      c: { code: 1, stderr: `${P}failed to access mountpoint ${M}: Permission denied\n`, gotFd: false },
+    }),
     mp("non-empty directory", `${B}/d1`),
     mp("symlink followed by ..", `${LINK}/..`, { at: B }),
     mp("symlink loop in the parent", `${LOOP}/x`),
