@@ -281,9 +281,9 @@ class Worker {
     // dead-mount-recovery: ours detached the user's own dead mount (one note
     // line) and went on; it must then behave exactly as C does where that
     // mount was never made.
-    const NOTE = /^fusermount3: note: detached your dead FUSE filesystem at .* \(its server is gone\) before mounting\n/m;
-    if (fc.pre && fc.pre.owner !== "other" && !fc.pre.stacked && NOTE.test(ours.stderr)) {
-      const bare = { ...ours, stderr: ours.stderr.replace(NOTE, ""), preMounts: [] };
+    const note = fc.pre ? `fusermount3: note: detached your dead FUSE filesystem at ${fc.pre.path} (its server is gone) before mounting\n` : "";
+    if (fc.pre && fc.pre.owner !== "other" && !fc.pre.stacked && ours.stderr.includes(note)) {
+      const bare = { ...ours, stderr: ours.stderr.replace(note, ""), preMounts: [] };
       const cBare = await this.run(this.cfg.c, fc.args, fc.commFd, undefined, fc.utab, false, closeAtOnce);
       const cEqBare = pl.changed && !pl.untranslatable ? await this.run(this.cfg.c, pl.cArgs, pl.cCommFd, undefined, fc.utab, false, false) : undefined;
       const plBare = plan(fc.args, fc.commFd, undefined);

@@ -68,6 +68,11 @@ export const DIFFERENCES = [
     why: "We use master's mountpoint filesystem whitelist, which adds RAMFS, NTFS3, PANFS, WEKAFS (§9 table, §17 row 'fs-type whitelist').",
   },
   {
+    id: "caller-cannot-signal",
+    what: "The caller cannot stop, kill or otherwise signal the helper (its real uid is root's for the whole run); an auto_unmount watchdog ends when the server's end of the socket closes. 3.14 runs with the caller's real uid, so the caller may signal it.",
+    why: "A caller that SIGSTOPs its helper while it holds the mount_max lock stalls every user's mount (review finding 1); the kernel allows no signal to a process whose real and saved uids are 0.",
+  },
+  {
     id: "dead-mount-recovery",
     what: "Mounting where the caller's own FUSE filesystem is mounted with a dead connection detaches the dead mount first (one `note:` line) and mounts; 3.14 refuses (`failed to access mountpoint …`) until the user runs `fusermount3 -uz`.",
     why: "libfuse #41 and its users ask for it; it grants nothing the caller could not do with -uz first (owner and type from the kernel, dead judged by the probe run as the caller).",
