@@ -18,7 +18,7 @@ umask 022
 
 HELPER=/usr/lib/fusermount3/fusermount3-bun
 BUILD=dist/deb-build
-version= out=dist build=1 compress=xz level=
+version='' out=dist build=1 compress=xz level=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=${2:?--version needs a value}; shift 2 ;;

@@ -34,14 +34,15 @@ fm3ts_aa_enabled() {
   [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]
 }
 
-# Compile the profile with whatever the local file holds now, without loading it.
+# Compile the profile with whatever the local file holds now, without loading
+# it. Both print the parser's messages (stderr) and nothing else.
 fm3ts_aa_check() {
-  "$(fm3ts_aa_parser)" --skip-kernel-load --skip-cache "$FM3TS_AA_PROFILE" 2>&1 >/dev/null
+  { "$(fm3ts_aa_parser)" --skip-kernel-load --skip-cache "$FM3TS_AA_PROFILE" >/dev/null; } 2>&1
 }
 
 fm3ts_aa_reload() {
   fm3ts_aa_enabled || return 0
-  "$(fm3ts_aa_parser)" --replace --skip-read-cache --write-cache "$FM3TS_AA_PROFILE" 2>&1 >/dev/null
+  { "$(fm3ts_aa_parser)" --replace --skip-read-cache --write-cache "$FM3TS_AA_PROFILE" >/dev/null; } 2>&1
 }
 
 # Put back what our file replaced ("none": no file, "empty": an empty stub).
