@@ -10,11 +10,15 @@
 #                                            --system, put the packaged helper back
 #
 # --system diverts the packaged files with dpkg-divert --rename, so that upgrades
-# of fuse3 do not overwrite ours (without dpkg: a backup copy), then mounts a
-# small FUSE filesystem through the new helper as 'nobody' to check it.
-# DPKG_ADMINDIR, if set, is passed to dpkg (tests use a scratch copy).
+# of fuse3 do not overwrite ours (without dpkg: a backup copy), adds our rules
+# for Ubuntu's AppArmor profile when it is there, then mounts a small FUSE
+# filesystem through the new helper as 'nobody' to check it. The Debian
+# package (npm run deb) does the same with the same code (packaging/).
+# dpkg's tools honour DPKG_ADMINDIR (tests point it at a scratch copy).
 set -euo pipefail
 cd "$(dirname "$0")"
+. packaging/diversions.sh
+. packaging/apparmor/apparmor-local.sh
 
 prefix=/usr/local
 action=install
@@ -39,31 +43,27 @@ helper=$libdir/fusermount3-bun
 launcher=$prefix/bin/fusermount3
 manpage=$prefix/share/man/man1/fusermount3.1
 manifest=$libdir/installed-files
-dpkg_opts=(${DPKG_ADMINDIR:+--admindir "$DPKG_ADMINDIR"})
-
-# The packaged files ours replace, as dpkg names them (merged /usr: /bin/…).
-packaged_files() {
-  local f
-  for f in /bin/fusermount3 /usr/bin/fusermount3 /usr/share/man/man1/fusermount3.1.gz; do
-    if command -v dpkg-query >/dev/null && dpkg-query "${dpkg_opts[@]}" -S "$f" >/dev/null 2>&1; then echo "$f"; fi
-  done
-}
 
 # Move a packaged file out of the way (dpkg keeps future upgrades there too).
 set_aside() {
-  local f=$1 kept
-  case "$f" in *.1.gz) kept=${f%.1.gz}.distrib.1.gz ;; *) kept=$f.distrib ;; esac
-  dpkg-divert "${dpkg_opts[@]}" --quiet --package fusermount3-ts --add --rename --divert "$kept" "$f"
-  echo "divert:$f" >> "$manifest.new"
+  fm3ts_divert_add "$1"
+  echo "divert:$1" >> "$manifest.new"
 }
 
 put_back() {
   local entry=$1
   case "$entry" in
-    divert:*) dpkg-divert "${dpkg_opts[@]}" --quiet --package fusermount3-ts --remove --rename "${entry#divert:}" ;;
+    divert:*) fm3ts_divert_remove "${entry#divert:}" ;;
     backup:*) local f=${entry#backup:}; mv -f -- "$f.fusermount3-ts-backup" "$f" ;;
   esac
 }
+
+# The Debian package owns the system install when it is there.
+if [ "$system" = 1 ] && command -v dpkg-query >/dev/null &&
+   [ "$(dpkg-query -W -f '${db:Status-Status}' fusermount3-ts 2>/dev/null)" = installed ]; then
+  echo "install.sh: the fusermount3-ts Debian package is installed; use apt/dpkg to upgrade or remove it" >&2
+  exit 1
+fi
 
 if [ "$action" = uninstall ]; then
   [ -f "$manifest" ] || { echo "install.sh: nothing installed under $prefix (no $manifest)"; exit 0; }
@@ -72,6 +72,7 @@ if [ "$action" = uninstall ]; then
   done < "$manifest"
   # Put the packaged files back, last set aside first.
   tac "$manifest" | while IFS= read -r entry; do put_back "$entry"; done
+  if [ "$system" = 1 ]; then fm3ts_apparmor_remove; fi
   rm -f -- "$manifest"
   rmdir -- "$libdir" 2>/dev/null || true
   echo "install.sh: removed fusermount3 from $prefix"
@@ -106,9 +107,8 @@ done
 
 : > "$manifest.new"
 if [ "$system" = 1 ] && [ ! -f "$manifest" ]; then
-  aside=$(packaged_files)
-  if [ -n "$aside" ]; then
-    for f in $aside; do set_aside "$f"; done
+  if command -v dpkg-divert >/dev/null; then
+    for f in $(fm3ts_divert_paths); do set_aside "$f"; done
   elif [ -e "$launcher" ]; then
     cp -a -- "$launcher" "$launcher.fusermount3-ts-backup"
     echo "backup:$launcher" >> "$manifest.new"
@@ -122,6 +122,10 @@ install -m 4755 -o root -g root dist/fusermount3 "$launcher.new" && mv -f "$laun
 install -D -m 0644 -o root -g root man/fusermount3.1 "$manpage"
 { printf '%s\n' "$launcher" "$helper" "$manpage"; cat "$manifest.new"; } > "$manifest"
 rm -f -- "$manifest.new"
+# Ubuntu confines whatever is at /usr/bin/fusermount3 with its own profile.
+if [ "$system" = 1 ]; then
+  fm3ts_apparmor_sync packaging/apparmor/local-fusermount3 || { echo "install.sh: AppArmor rules not installed (see above)" >&2; exit 1; }
+fi
 
 # Check: launcher set-uid root, helper not, and it answers.
 [ "$(stat -c '%u %a' "$launcher")" = "0 4755" ] || { echo "install.sh: $launcher is not set-uid root" >&2; exit 1; }

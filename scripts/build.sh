@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Bun helper binary and the C launcher into dist/.
 #   HELPER_PATH: where the helper will be installed (baked into the launcher).
+#   DIST: output directory instead of dist/ (scripts/deb.sh builds its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HELPER_PATH=${HELPER_PATH:-/usr/local/lib/fusermount3/fusermount3-bun}
@@ -8,11 +9,12 @@ case "$HELPER_PATH" in /*) ;; *) echo "build: HELPER_PATH must be absolute" >&2;
 BUN=./node_modules/.bin/bun
 [ -x "$BUN" ] || { echo "build: bun not installed; run 'npm ci' first" >&2; exit 1; }
 command -v cc >/dev/null || { echo "build: no C compiler (apt-get install gcc)" >&2; exit 1; }
-mkdir -p dist
+out=${DIST:-dist}
+mkdir -p "$out"
 "$BUN" build --compile --bytecode --format=esm --minify \
   --no-compile-autoload-dotenv --no-compile-autoload-bunfig --compile-jit-policy=10 \
-  bin/fusermount3.ts --outfile dist/fusermount3-bun >/dev/null
+  bin/fusermount3.ts --outfile "$out/fusermount3-bun" >/dev/null
 cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -static-pie -fstack-protector-strong \
   -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now \
-  -DHELPER_PATH="\"$HELPER_PATH\"" src/launcher/fusermount3.c -o dist/fusermount3
-echo "built dist/fusermount3 (launcher for $HELPER_PATH) and dist/fusermount3-bun"
+  -DHELPER_PATH="\"$HELPER_PATH\"" src/launcher/fusermount3.c -o "$out/fusermount3"
+echo "built $out/fusermount3 (launcher for $HELPER_PATH) and $out/fusermount3-bun"

@@ -20,11 +20,18 @@ integration("system install tests", () => {
   t.test("install --system, use it, uninstall --system", async (t) => {
     const r = inNamespace(`
       work=$(mktemp -d /var/tmp/fm-system.XXXXXX)
-      trap 'cd /; umount -l /usr 2>/dev/null; umount -l /var/lib/dpkg 2>/dev/null; rm -rf "$work"' EXIT
-      mkdir "$work/upper" "$work/work" "$work/dpkg"
+      trap 'cd /; for m in /sys/module /etc/apparmor.d /var/lib/dpkg /usr; do umount -l "$m" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+      mkdir "$work/upper" "$work/work" "$work/dpkg" "$work/aa-upper" "$work/aa-work"
       cp -a /var/lib/dpkg/. "$work/dpkg/"
       mount -t overlay overlay -o "lowerdir=/usr,upperdir=$work/upper,workdir=$work/work" /usr
       mount --bind "$work/dpkg" /var/lib/dpkg
+      # install.sh --system also writes AppArmor rules where Ubuntu's profile is
+      # (test/integration/apparmor-install.test.ts tests that): keep it off the
+      # machine's /etc/apparmor.d and its kernel here.
+      if [ -d /etc/apparmor.d ]; then
+        mount -t overlay overlay -o "lowerdir=/etc/apparmor.d,upperdir=$work/aa-upper,workdir=$work/aa-work" /etc/apparmor.d
+      fi
+      mount -t tmpfs tmpfs /sys/module
       cd ${ROOT}
       echo "== install"
       bash install.sh --system

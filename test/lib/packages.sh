@@ -8,9 +8,10 @@
 # and the tools that make their images), a compiler for the launcher, the
 # util-linux tools the tests and install.sh use (unshare, setpriv, runuser,
 # findmnt, script, mount), useradd, pgrep, man for the man page check; apparmor
-# and lintian for the AppArmor profile and Debian package tests.
+# and lintian for the AppArmor profile and Debian package tests (dpkg-dev for
+# the exact libc6 dependency); python3 for sockets of other kinds and deep cwds.
 TEST_PACKAGES=(fuse3 bindfs squashfuse fuse-zip squashfs-tools zip gcc libc6-dev util-linux bsdutils mount
-  passwd procps man-db groff-base apparmor lintian)
+  passwd procps man-db groff-base apparmor lintian dpkg-dev python3)
 
 # Installs the missing ones (apt-get update only then), without stdin.
 install_test_packages() {
