@@ -10,19 +10,14 @@ import t from "tap";
 import { spawnSync } from "node:child_process";
 import { readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, inNamespace, rootScratch } from "../lib/harness.ts";
+import { integration, ROOT, inNamespace, rootScratch } from "../lib/harness.ts";
 import { findParser, profileForParser, ubuntuProfile, localRules } from "../lib/apparmor.ts";
 
 const parser = findParser();
 const overlay = readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n");
 const packaged = spawnSync("dpkg-query", ["-S", "/bin/fusermount3"]).status === 0;
 
-if (!canIntegrate() || !parser || !existsSync("/etc/apparmor.d") || !overlay) {
-  t.test("AppArmor install tests", {
-    skip: !canIntegrate() ? skipReason : !parser || !existsSync("/etc/apparmor.d")
-      ? "apparmor_parser and /etc/apparmor.d are needed (Debian package apparmor)" : "needs overlayfs",
-  }, () => {});
-} else {
+integration("AppArmor install tests", () => {
   const dir = rootScratch();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const profile = profileForParser(ubuntuProfile()).text;
@@ -116,4 +111,7 @@ if (!canIntegrate() || !parser || !existsSync("/etc/apparmor.d") || !overlay) {
     t.equal(line(r.stdout, "REINSTALLED"), "ours", "a reinstall keeps what the file replaced");
     t.equal(line(r.stdout, "UNINSTALLED"), "absent");
   });
-}
+}, {
+  also: () => (!parser || !existsSync("/etc/apparmor.d") ? "apparmor_parser and /etc/apparmor.d are needed (Debian package apparmor)"
+    : !overlay ? "needs overlayfs" : undefined),
+});

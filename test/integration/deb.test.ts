@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { canIntegrate, skipReason, ROOT, PREFIX, user, inNamespace, rootScratch } from "../lib/harness.ts";
+import { integration, ROOT, PREFIX, user, inNamespace, rootScratch } from "../lib/harness.ts";
 import { findParser, profileForParser, ubuntuProfile, localRules } from "../lib/apparmor.ts";
 
 const packaged = spawnSync("dpkg-query", ["-S", "/bin/fusermount3"]).status === 0;
@@ -19,9 +19,7 @@ const dpkgDeb = spawnSync("dpkg-deb", ["--version"]).status === 0;
 
 t.setTimeout(900000); // builds the package, runs lintian and five dpkg scenarios
 
-if (!canIntegrate() || !packaged || !overlay || !dpkgDeb) {
-  t.test("Debian package tests", { skip: !canIntegrate() ? skipReason : "needs dpkg-deb, Debian's fuse3 package and overlayfs" }, () => {});
-} else {
+integration("Debian package tests", () => {
   const u = user("fmtest");
   const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
   const debian = {
@@ -287,4 +285,4 @@ if (!canIntegrate() || !packaged || !overlay || !dpkgDeb) {
     t.match(o, /^RELOAD INSTALLED 1$/m, "the profile is reloaded after installing our rules");
     t.match(o, /^RELOAD REMOVED 2 \[ls: cannot access .*No such file/m, "and after removing them");
   });
-}
+}, { also: () => (!packaged || !overlay || !dpkgDeb ? "needs dpkg-deb, Debian's fuse3 package and overlayfs" : undefined) });
