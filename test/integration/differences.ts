@@ -70,12 +70,12 @@ export const DIFFERENCES = [
   {
     id: "caller-cannot-signal",
     what: "The caller cannot stop, kill or otherwise signal the helper (its real uid is root's for the whole run); an auto_unmount watchdog ends when the server's end of the socket closes. 3.14 runs with the caller's real uid, so the caller may signal it.",
-    why: "A caller that SIGSTOPs its helper while it holds the mount_max lock stalls every user's mount (review finding 1); the kernel allows no signal to a process whose real and saved uids are 0.",
+    why: "A caller that SIGSTOPs its helper while it holds the mount_max lock stalls every user's mount (review finding 1); security.md §9 (signals) asks that no wait in a root process can be stretched by the user, and the kernel allows no signal to a process whose real and saved uids are 0.",
   },
   {
     id: "dead-mount-recovery",
     what: "Mounting where the caller's own FUSE filesystem is mounted with a dead connection detaches the dead mount first (one `note:` line) and mounts; 3.14 refuses (`failed to access mountpoint …`) until the user runs `fusermount3 -uz`.",
-    why: "libfuse #41 and its users ask for it; it grants nothing the caller could not do with -uz first (owner and type from the kernel, dead judged by the probe run as the caller).",
+    why: "libfuse #41 and its users ask for it; it grants nothing the caller could not do with -uz first (owner and type from the kernel, dead judged by the probe run as the caller, as for auto-unmount: fusermount3.md §13).",
   },
   {
     id: "unmount-checks-top-mount",
