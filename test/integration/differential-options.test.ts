@@ -134,8 +134,8 @@ differential("differential: mount options", (x) => {
       // once the socket is closed (the filesystem is still held, so it stays).
       name: "auto_unmount (watchdog until the client is gone)", args: mo("auto_unmount,subtype=au"), timeoutMs: 1500,
       diff: "caller-cannot-signal",
-      ours: { code: 0, stderr: "", gotFd: true, mount: line({ type: "fuse.au" }) },
-      c: { gotFd: true, mount: line({ type: "fuse.au" }) },
+      ours: { code: 0, stderr: "", gotFd: true, mount: line({ type: "fuse.au", src: "au" }) },
+      c: { gotFd: true, mount: line({ type: "fuse.au", src: "au" }) },
     },
     { name: "fd=5 dropped", args: mo("fd=5") },
     { name: "fd (no value) unknown", args: mo("fd") },
