@@ -303,7 +303,7 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
   const { pinFd, rootmode } = checkMountpoint(ctx, m);
 
   for (const w of policy.warnings) ctx.say.warn(w);
-  if (!policy.ok && policy.error.includes("'user_allow_other'")) {
+  if (!policy.ok && policy.needsUserAllowOther) {
     throw new Refusal(policy.error, { hint: `to allow it, an administrator adds the line 'user_allow_other' to ${FUSE_CONF}` });
   }
   if (!policy.ok) refuse(policy.error);

@@ -74,6 +74,16 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 [ $# -gt 0 ] && files=("$@")
+# The type check is part of the test: strict TypeScript over everything.
+typecheck=0
+if ./node_modules/.bin/tsc --noEmit -p . > "$log.tsc" 2>&1; then
+  echo "ok - tsc --noEmit (strict) found no error"
+else
+  typecheck=1
+  cat "$log.tsc"
+  echo "not ok - tsc --noEmit (strict) found errors"
+fi
+rm -f -- "$log.tsc"
 "${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -1)
@@ -81,6 +91,7 @@ pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
 fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); fail=${fail:-0}
 skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
 if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then fail=1; fi
+if [ "$typecheck" = 1 ]; then fail=$((fail + 1)); rc=1; else pass=$((pass + 1)); fi
 if [ "$(id -u)" != 0 ] && { [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q integration; }; then
   echo "test: not root, so the integration tests were skipped (test/integration: real mounts as unprivileged test users, the comparison with the C helper, install); to run them too: sudo npm test"
 fi

@@ -108,7 +108,7 @@ export type MountRequest = {
 
 export type PolicyResult =
   | { ok: true; request: MountRequest; warnings: string[] }
-  | { ok: false; error: string; warnings: string[] };
+  | { ok: false; error: string; warnings: string[]; needsUserAllowOther?: true };
 
 const DROPPED_PREFIXES = ["fd=", "rootmode=", "user_id=", "group_id="];
 const KERNEL_PREFIXES = ["max_read=", "blksize="];
@@ -136,7 +136,7 @@ export function applyOptionPolicy(regular: string, caller: Caller): PolicyResult
     // Removed from fuse3; accepted so that libfuse 2 programs keep mounting.
     if (tok === "large_read") continue;
     if (!caller.isRoot && !caller.userAllowOther && (tok === "allow_other" || tok === "allow_root")) {
-      return fail(`option ${tok} only allowed if 'user_allow_other' is set in ${caller.confPath}`);
+      return { ...fail(`option ${tok} only allowed if 'user_allow_other' is set in ${caller.confPath}`), needsUserAllowOther: true } as PolicyResult;
     }
     const mf = MOUNT_FLAGS.find((f) => f.name === tok);
     if (mf) {

@@ -6,6 +6,7 @@
 // x86_64 / arm64 (LP64, little-endian) only: struct layouts below assume it.
 
 import { dlopen, FFIType, ptr, read, CString, type Pointer } from "bun:ffi";
+import { decodeStatmount, STATMOUNT_WANT, type DecodedMount } from "../policy/statmount.ts";
 
 const { i32, u32, i64, u64, i64_fast, ptr: P, void: V, cstring } = FFIType;
 
@@ -698,14 +699,10 @@ export function uniqueMountIdAt(dirfd: number, name: string): bigint | number {
   return v === 0n ? -E.EINVAL : v;
 }
 
-// statmount(2) (Linux 6.8): one mount, by unique ID. The strings come from the
-// kernel unescaped; mnt_opts are the superblock's own options (user_id=…).
-export type KernelMount = {
-  id: bigint; parentId: bigint; oldId: number; fsType: string; subtype?: string;
-  source: string; mountPoint: string; root: string; fsOptions: string;
-};
-const STATMOUNT = { SB_BASIC: 0x1n, MNT_BASIC: 0x2n, MNT_ROOT: 0x8n, MNT_POINT: 0x10n, FS_TYPE: 0x20n, MNT_OPTS: 0x80n, FS_SUBTYPE: 0x100n, SB_SOURCE: 0x200n } as const;
-const STATMOUNT_WANT = Object.values(STATMOUNT).reduce((a, b) => a | b, 0n);
+// statmount(2) (Linux 6.8): one mount, by unique ID (decoding:
+// src/policy/statmount.ts). The strings come from the kernel unescaped;
+// mnt_opts are the superblock's own options (user_id=…).
+export type KernelMount = DecodedMount;
 let statmountBuf = Buffer.alloc(16384);
 export function statmount(id: bigint): KernelMount | number {
   const req = Buffer.alloc(24);
@@ -717,19 +714,7 @@ export function statmount(id: bigint): KernelMount | number {
     const rc = NUM(lib.syscall(SYS.statmount, Number(ptr(req)), Number(ptr(b)), b.length, 0, 0, 0));
     if (rc < 0 && errno() === 75 /* EOVERFLOW */ && b.length < 1 << 24) { statmountBuf = Buffer.alloc(b.length * 4); continue; }
     if (rc < 0) return -errno();
-    const mask = b.readBigUInt64LE(8);
-    const str = (off: number, bit: bigint): string | undefined => {
-      if (!(mask & bit)) return undefined;
-      const start = 512 + b.readUInt32LE(off);
-      return b.toString("utf8", start, b.indexOf(0, start));
-    };
-    const subtype = str(120, STATMOUNT.FS_SUBTYPE);
-    return {
-      id: b.readBigUInt64LE(40), parentId: b.readBigUInt64LE(48), oldId: b.readUInt32LE(56),
-      fsType: str(36, STATMOUNT.FS_TYPE) ?? "", ...(subtype ? { subtype } : {}),
-      source: str(124, STATMOUNT.SB_SOURCE) ?? "", mountPoint: str(108, STATMOUNT.MNT_POINT) ?? "",
-      root: str(104, STATMOUNT.MNT_ROOT) ?? "", fsOptions: str(4, STATMOUNT.MNT_OPTS) ?? "",
-    };
+    return decodeStatmount(b.subarray(0, Math.max(b.readUInt32LE(0), 512)));
   }
 }
 
