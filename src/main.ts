@@ -41,14 +41,7 @@ function commSocket(p: { commFd?: string }, env: Env): number {
   return fd;
 }
 
-function run(ctx: Ctx, args: readonly string[], env: Env): number {
-  // The runtime has already decoded argv as UTF-8, replacing bytes it could
-  // not decode with U+FFFD: such a path would name a different file than the
-  // caller's. Refuse instead of acting on something else.
-  if (args.some((a) => a.includes("\uFFFD"))) refuse("arguments must be valid UTF-8 (a path or option contains other bytes)");
-  const p = parseArgv(args);
-  if (p.action === "help") { ctx.say.out(usage(ctx.say.progname)); return 1; }
-  if (p.action === "version") { ctx.say.out(`fusermount3 version: ${VERSION}\n`); return 0; }
+function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   if (p.action === "error") refuse(p.error!);
   if (p.check) {
     if (p.operands.length > 0) refuse("--check takes no mountpoint");
@@ -92,8 +85,16 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
   const who = new Privileges(caller);
   const ctx: Ctx = { who, say, audit: new AuditTrail(caller) };
   try {
+    // The runtime has already decoded argv as UTF-8, replacing bytes it could
+    // not decode with U+FFFD: such a path would name a different file than the
+    // caller's. Refuse instead of acting on something else.
+    if (args.some((a) => a.includes("\uFFFD"))) refuse("arguments must be valid UTF-8 (a path or option contains other bytes)");
+    // Parsing is pure; -h and -V touch nothing and need no privilege state.
+    const p = parseArgv(args);
+    if (p.action === "help") { say.out(usage(say.progname)); return c.exit(1); }
+    if (p.action === "version") { say.out(`fusermount3 version: ${VERSION}\n`); return c.exit(0); }
     who.start();
-    return c.exit(run(ctx, args, env));
+    return c.exit(run(ctx, p, env));
   } catch (e) {
     if (e instanceof Refusal) {
       if (e.detail.prefix === "fuse") say.fuse(e.message);
