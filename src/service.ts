@@ -36,8 +36,15 @@ type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: 
 
 const log = (msg: string) => c.writeAll(2, `fusermount3 service: ${msg}\n`);
 
+// A socket closed with unread messages resets the peer before it reads our
+// reply: drop what is queued first (without a control buffer, so any fds in
+// it are released by the kernel, never installed here).
 function replyAndClose(conn: number, status: number): void {
   c.sendBytes(conn, encodeStatusReply(status), c.MSG_DONTWAIT);
+  for (let i = 0; i < 8; i++) {
+    const r = c.recvBytes(conn, 1, c.MSG_DONTWAIT | c.MSG_TRUNC);
+    if (typeof r === "number" || r.length === 0) break;
+  }
   c.close(conn);
 }
 
