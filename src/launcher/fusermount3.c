@@ -97,6 +97,11 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 {
 	static char msg[65536];
 	uid_t euid = geteuid();
+	/* fds 0-2 open (glibc already does this for set-uid programs), so that
+	 * the socket is not one of them */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return -1;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = SERVICE_SOCKET };
 	_Static_assert(sizeof SERVICE_SOCKET <= sizeof sa.sun_path, "SERVICE_SOCKET too long");
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -108,9 +113,6 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 		close(s);
 		return setresuid(-1, euid, -1) == 0 ? -1 : 1;
 	}
-	for (int fd = 0; fd < 3; fd++) /* as glibc does for set-uid programs */
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-			return 1;
 	int fds[5] = { 0, 1, 2, open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), -1 }, nfds = 4;
 	long comm = commfd ? strtol(commfd + 13, NULL, 10) : -1;
 	if (comm >= 0 && comm <= INT_MAX && fcntl((int)comm, F_GETFD) >= 0)
@@ -136,7 +138,11 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
 	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)len)
 		return fprintf(stderr, "%s: cannot send the request to the service: %s\n", args[0], strerror(errno)), 1;
+	/* The service has its own copies; the server must see EOF on its comm
+	 * socket once it dies, whatever this process does meanwhile. */
 	close(fds[3]);
+	if (nfds == 5 && fds[4] > 2)
+		close(fds[4]);
 	/* Bounded, until the request goes on as an auto-unmount watch ("FM3W"). */
 	for (int timeout = SERVICE_TIMEOUT_MS;;) {
 		struct pollfd p = { s, POLLIN, 0 };
@@ -149,7 +155,12 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 		ssize_t n = recv(s, r, sizeof r, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n == 4 && !memcmp(r, "FM3W", 4)) {
+		if (n == 4 && !memcmp(r, "FM3W", 4)) { /* as the watchdog: hold none of the caller's pipes */
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			for (int fd = 0; fd < 3 && null >= 0; fd++)
+				dup2(null, fd);
+			close_range(3, s - 1, 0);
+			close_range(s + 1, ~0U, 0);
 			timeout = -1;
 			continue;
 		}

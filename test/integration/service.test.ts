@@ -235,6 +235,22 @@ integration("service tests", () => {
     t.equal(service?.exitCode, null, "the service still runs");
   });
 
+  t.test("auto_unmount through the service: the watch unmounts after kill -9 of the server", async (t) => {
+    const mnt = mkdirAs(u, `${base}/auto`);
+    const client = spawn(SETPRIV, ["--no-new-privs", FAKE_CLIENT, JSON.stringify({ helper: NNP, argv0: "fusermount3", args: ["-o", "auto_unmount", "--", mnt], mode: "hold" })],
+      { env, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    client.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+    t.ok(await waitFor(() => out.includes("\n"), 20000), "the client got its answer");
+    const report = JSON.parse(out.split("\n")[0]!) as { gotFd: boolean };
+    t.ok(report.gotFd, out);
+    t.equal(mountsAt(mnt).length, 1, "mounted");
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal(mountsAt(mnt).length, 1, "still mounted while the server lives (the launcher waits past the notice)");
+    process.kill(client.pid!, "SIGKILL");
+    t.ok(await waitFor(() => mountsAt(mnt).length === 0, 15000), "unmounted by the watch after the server died");
+  });
+
   t.test("cost per request: service vs set-uid path", async (t) => {
     const setpriv = timeV("/bin/true", true);
     const svcV = timeV(NNP, true) - setpriv;
