@@ -278,6 +278,26 @@ integration("service tests", () => {
     t.equal(mountsAt(mnt).length, 0);
   });
 
+  t.test("under systemd socket activation (LISTEN_FDS), the service serves the socket it is given", { skip: have("systemd-socket-activate") ? false : "systemd-socket-activate is not installed" }, async (t) => {
+    const sock = "/run/fusermount3/activated.sock";
+    const act = spawn("sh", ["-c", 'exec systemd-socket-activate --seqpacket -l "$0" "$1" --service', sock, OURS_HELPER],
+      { env: { PATH: "/usr/bin:/bin" }, cwd: "/", stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    act.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
+    t.teardown(async () => {
+      if (act.pid) process.kill(act.pid, "SIGTERM");
+      await waitFor(() => act.exitCode !== null || act.signalCode !== null, 5000);
+    });
+    t.ok(await waitFor(() => existsSync(sock), 5000), "socket created by systemd-socket-activate");
+    sh(["chmod", "0666", sock]); // what a unit's SocketMode=0666 does
+    for (let i = 0; i < 2; i++) {
+      const r = await runAsAsync(u, [SETPRIV, "--no-new-privs", SERVICE_CLIENT, JSON.stringify({ socket: sock, mode: "request", argv: ["fusermount3", "-V"] })], { env });
+      t.match(r.stdout, /^fusermount3 version: /, `request ${i + 1}: the version on the caller's own stdout`);
+      t.same(reply(r).reply, { kind: "status", status: 0 }, `request ${i + 1}: status 0`);
+    }
+    t.match(err, /listening on the socket systemd passed/);
+  });
+
   t.test("--service refuses to run for a user", async (t) => {
     const r = runAs(u, [OURS_HELPER, "--service", "--socket", `${base}/x.sock`], { env });
     t.equal(r.code, 1);
