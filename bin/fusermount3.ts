@@ -17,11 +17,18 @@
 
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";
+import { serviceMain, SERVICE_ARG } from "../src/service.ts";
+import { serveOneRequest, SERVICE_REQUEST_ARG } from "../src/servicerequest.ts";
 
 // _FUSERMOUNT3_CWD_FD is set by the launcher itself (never passed through):
 // the directory to return to when the caller's cwd had been deleted.
 const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_DEVICE", "_FUSERMOUNT3_CWD_FD"]);
 
+// The service (src/service.ts) and its per-request children (never through
+// the launcher: both refuse unless real and effective uid are 0). Only the
+// service looks at systemd's socket-activation variables.
+const serviceMode = process.argv[2] === SERVICE_ARG ? "service" : process.argv[2] === SERVICE_REQUEST_ARG ? "request" : undefined;
+const activated = serviceMode === "service" && process.env.LISTEN_PID === String(process.pid) && process.env.LISTEN_FDS === "1" ? 3 : undefined;
 const commFd = process.env._FUSE_COMMFD;
 const device = process.env.FUSE_KERN_DEVICE;
 const cwdFd = process.env._FUSERMOUNT3_CWD_FD;
@@ -61,6 +68,8 @@ if (c.geteuid() === 0) c.setRlimit(c.RLIMIT.FSIZE, c.RLIM_INFINITY, c.RLIM_INFIN
 c.setRlimit(c.RLIMIT.CORE, 0n, 0n);
 
 try {
+  if (serviceMode === "service") serviceMain(process.argv.slice(3), activated);
+  if (serviceMode === "request") serveOneRequest();
   main(process.argv0 || undefined, process.argv.slice(2), { commFd, device });
 } catch (e) {
   // A bug must still end in one line and exit 1, never a stack trace.

@@ -13,7 +13,8 @@ const LOG_SOCKET = "/dev/log";
 
 export class AuditTrail {
   private event: AuditEvent | undefined;
-  constructor(private readonly caller: Credentials, private readonly socket = LOG_SOCKET) {}
+  // pid: the caller's process (the service's requests), else this one.
+  constructor(private readonly caller: Credentials, private readonly socket = LOG_SOCKET, private readonly pid = process.pid) {}
 
   begin(e: AuditEvent): void {
     if (!isRootCaller(this.caller)) this.event = e;
@@ -31,7 +32,7 @@ export class AuditTrail {
     const fd = c.connectDatagram(this.socket);
     if (fd < 0) return;
     const record = formatAuditRecord({
-      ident: AUDIT_IDENT, pid: process.pid, now: new Date(), user: c.userName(this.caller.uid), uid: this.caller.uid,
+      ident: AUDIT_IDENT, pid: this.pid, now: new Date(), user: c.userName(this.caller.uid), uid: this.caller.uid,
       event: e, result, reason: result === "ok" ? undefined : reason,
     });
     c.sendBytes(fd, Buffer.from(record, "utf8"), 0x40 /* MSG_DONTWAIT */);

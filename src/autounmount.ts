@@ -179,6 +179,7 @@ function shouldAutoUnmount(who: Privileges, m: Mountpoint, type: string | undefi
 // on that mount only; it ends as soon as that mount is gone.
 export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | undefined, identity: MountIdentity): never {
   if (commFd <= 2) return c.exit(1);
+  ctx.watching?.();
   closeInheritedFds(commFd);
   c.setsid();
   c.chdir("/");

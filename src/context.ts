@@ -10,4 +10,8 @@ export type Ctx = {
   readonly who: Privileges;
   readonly say: Reporter;
   readonly audit: AuditTrail;
+  // Served by the service: called once when the request goes on as an
+  // auto-unmount watch (the service tells the caller's launcher to stop its
+  // deadline). Absent on the set-uid path.
+  readonly watching?: () => void;
 };

@@ -4,7 +4,7 @@
 // recorded in the audit trail, exit 1.
 
 import * as c from "./sys/libc.ts";
-import { Privileges, CredentialError, isRootCaller } from "./sys/creds.ts";
+import { Privileges, CredentialError, isRootCaller, type Credentials } from "./sys/creds.ts";
 import { Reporter } from "./sys/report.ts";
 import { AuditTrail } from "./audit.ts";
 import type { Ctx } from "./context.ts";
@@ -18,7 +18,9 @@ import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { VERSION } from "./version.ts";
 import { check } from "./check.ts";
 
-export type Env = { commFd?: string; device?: string };
+// callerFd: served by the service, the caller's fds are not ours; it maps a
+// caller's fd number to the fd that carries it here (undefined: not passed).
+export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined };
 
 // The comm socket must be one the fd can travel over: an AF_UNIX stream or
 // seqpacket socket (go-fuse uses seqpacket). On anything else SCM_RIGHTS is
@@ -28,17 +30,18 @@ function commSocket(p: { commFd?: string }, env: Env): number {
   if (text === undefined) refuse("old style mounting not supported");
   const fd = parseFdNumber(text);
   if (fd === undefined) refuse(`invalid _FUSE_COMMFD: ${text}`);
-  const st = fd >= 0 && fd <= 0x7fffffff ? c.fstat(fd) : -c.E.EBADF;
+  const local = fd >= 0 && fd <= 0x7fffffff ? (env.callerFd ? env.callerFd(fd) : fd) : undefined;
+  const st = local !== undefined ? c.fstat(local) : -c.E.EBADF;
   if (typeof st === "number") refuse(`fstat of comm fd ${fd} failed: ${c.strerror(-st)}`);
   if ((st.mode & c.S.IFMT) !== c.S.IFSOCK) refuse(`file descriptor ${fd} is not a socket, can't send fuse fd`);
-  const domain = c.getSockOptInt(fd, c.SOL_SOCKET, c.SO.DOMAIN);
-  const type = c.getSockOptInt(fd, c.SOL_SOCKET, c.SO.TYPE);
+  const domain = c.getSockOptInt(local!, c.SOL_SOCKET, c.SO.DOMAIN);
+  const type = c.getSockOptInt(local!, c.SOL_SOCKET, c.SO.TYPE);
   if (domain !== c.AF_UNIX || (type !== c.SOCK.STREAM && type !== c.SOCK.SEQPACKET)) {
     refuse(`file descriptor ${fd} is not a Unix stream or seqpacket socket, can't send fuse fd`);
   }
   // Children (/bin/mount, the probe) must not inherit the caller's socket.
-  c.fcntl(fd, c.F.SETFD, 1);
-  return fd;
+  c.fcntl(local!, c.F.SETFD, 1);
+  return local!;
 }
 
 function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
@@ -78,12 +81,17 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   return p.syncInit ? mountSyncInit(ctx, request) : mountClassic(ctx, request);
 }
 
-export function main(argv0: string | undefined, args: readonly string[], env: Env): never {
-  if (args[0] === PROBE_ARG) return probeMain(args);
-  const caller = Privileges.callerOfThisProcess();
+// A request the service runs for a peer (src/servicerequest.ts): who asks
+// (from SO_PEERCRED/SO_PEERGROUPS), and the watch notice.
+export type Served = { caller: Credentials; pid: number; watching: () => void };
+
+export function main(argv0: string | undefined, args: readonly string[], env: Env, served?: Served): never {
+  if (!served && args[0] === PROBE_ARG) return probeMain(args);
+  const caller = served ? served.caller : Privileges.callerOfThisProcess();
   const say = new Reporter(argv0 || "fusermount");
-  const who = new Privileges(caller);
-  const ctx: Ctx = { who, say, audit: new AuditTrail(caller) };
+  const who = served ? Privileges.forPeer(caller) : new Privileges(caller);
+  const audit = new AuditTrail(caller, undefined, served ? served.pid : process.pid);
+  const ctx: Ctx = served ? { who, say, audit, watching: served.watching } : { who, say, audit };
   try {
     // The runtime has already decoded argv as UTF-8, replacing bytes it could
     // not decode with U+FFFD: such a path would name a different file than the

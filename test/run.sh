@@ -55,6 +55,7 @@ if [ "$(id -u)" = 0 ]; then
   tool hello examples/hello/main.ts
   tool fuzz test/fuzz/run.ts
   tool syslogsink test/tools/syslogsink.ts
+  tool serviceclient test/tools/serviceclient.ts
   for c_tool in nosyscall manymounts; do
     cc -O2 -Wall -o "$FM_TEST_PREFIX/tools/$c_tool" "test/tools/$c_tool.c" \
       || { echo "test: building $c_tool failed"; echo "0 passed, 1 failed"; exit 1; }

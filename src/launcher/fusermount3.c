@@ -10,19 +10,37 @@
  * cwd is kept open as an fd for the helper to return to, and passed as
  * _FUSERMOUNT3_CWD_FD), and soft stack/address-space limits large enough for
  * it (raised up to the hard limit; below the minimum, one line and exit 1).
- * No uid changes.
+ * No uid changes on that path.
+ *
+ * First, though, it asks the root service (fusermount3-bun --service) if one
+ * listens at SERVICE_SOCKET: that works where set-uid does not (NoNewPrivileges).
+ * It connects with its effective ids lowered to the real ones (SO_PEERCRED
+ * records them at connect(); the saved uid keeps 0 for the fallback), sends
+ * argv, the three variables and its fds 0, 1, 2, cwd and comm fd in one
+ * message (protocol/README.md), and exits with the status the service returns.
+ * If connect() fails (no service), it goes on as before.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef HELPER_PATH
 #error "build with -DHELPER_PATH=\"/absolute/path/to/fusermount3-bun\""
 #endif
+
+#ifndef SERVICE_SOCKET
+#define SERVICE_SOCKET "/run/fusermount3/service.sock"
+#endif
+/* Longer than the service's own bounded waits (proceed: 300 s). */
+#define SERVICE_TIMEOUT_MS (330 * 1000)
 
 static int all_digits(const char *v, size_t max)
 {
@@ -64,6 +82,97 @@ static int ensure_limit(const char *prog, int resource, const char *what, rlim_t
 	return setrlimit(resource, &rl) == 0 ? 0 : -1;
 }
 
+static int append(char *msg, size_t size, size_t *len, const char *str)
+{
+	size_t n = strlen(str) + 1;
+	if (*len + n > size)
+		return 0;
+	memcpy(msg + *len, str, n);
+	*len += n;
+	return 1;
+}
+
+/* The exit status from the service, or -1 when there is none (connect fails). */
+static int via_service(char **args, char **vars, int nvars, const char *commfd)
+{
+	static char msg[65536];
+	uid_t euid = geteuid();
+	/* fds 0-2 open (glibc already does this for set-uid programs), so that
+	 * the socket is not one of them */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = SERVICE_SOCKET };
+	_Static_assert(sizeof SERVICE_SOCKET <= sizeof sa.sun_path, "SERVICE_SOCKET too long");
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -1;
+	if (setresgid(getgid(), getgid(), -1) != 0 || setresuid(getuid(), getuid(), -1) != 0)
+		return close(s), -1;
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(s);
+		return setresuid(-1, euid, -1) == 0 ? -1 : 1;
+	}
+	int fds[5] = { 0, 1, 2, open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), -1 }, nfds = 4;
+	long comm = commfd ? strtol(commfd + 13, NULL, 10) : -1;
+	if (comm >= 0 && comm <= INT_MAX && fcntl((int)comm, F_GETFD) >= 0)
+		fds[nfds++] = (int)comm;
+	unsigned int head[4] = { 0, 1, nfds == 5, 0 };
+	size_t len = sizeof head;
+	for (char **a = args; *a; a++, head[3]++)
+		if (!append(msg, sizeof msg, &len, *a))
+			return fprintf(stderr, "%s: arguments too long for the service\n", args[0]), 1;
+	for (int i = 0; i < nvars; i++)
+		if (!append(msg, sizeof msg, &len, vars[i]))
+			return fprintf(stderr, "%s: arguments too long for the service\n", args[0]), 1;
+	memcpy(head, "FM3Q", 4);
+	memcpy(msg, head, sizeof head);
+	if (fds[3] < 0)
+		return fprintf(stderr, "%s: cannot open the current directory: %s\n", args[0], strerror(errno)), 1;
+	char control[CMSG_SPACE(sizeof fds)] = { 0 };
+	struct iovec iov = { msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS, cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+		return fprintf(stderr, "%s: cannot send the request to the service: %s\n", args[0], strerror(errno)), 1;
+	/* The service has its own copies; the server must see EOF on its comm
+	 * socket once it dies, whatever this process does meanwhile. */
+	close(fds[3]);
+	if (nfds == 5 && fds[4] > 2)
+		close(fds[4]);
+	/* Bounded, until the request goes on as an auto-unmount watch ("FM3W"). */
+	for (int timeout = SERVICE_TIMEOUT_MS;;) {
+		struct pollfd p = { s, POLLIN, 0 };
+		int rc = poll(&p, 1, timeout);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return fprintf(stderr, "%s: no answer from the service at %s\n", args[0], SERVICE_SOCKET), 1;
+		char r[16];
+		ssize_t n = recv(s, r, sizeof r, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 4 && !memcmp(r, "FM3W", 4)) { /* as the watchdog: hold none of the caller's pipes */
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			for (int fd = 0; fd < 3 && null >= 0; fd++)
+				dup2(null, fd);
+			close_range(3, s - 1, 0);
+			close_range(s + 1, ~0U, 0);
+			timeout = -1;
+			continue;
+		}
+		if (n == 8 && !memcmp(r, "FM3S", 4)) {
+			int status;
+			memcpy(&status, r + 4, sizeof status);
+			return status & 0xff;
+		}
+		return fprintf(stderr, "%s: the service ended the request without a status\n", args[0]), 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static char *fallback_argv[] = { "fusermount", NULL };
@@ -88,6 +197,9 @@ int main(int argc, char **argv)
 	if (device && device_path(device + 17))
 		envp[n++] = device;
 	char **args = argc > 0 ? argv : fallback_argv;
+	int status = via_service(args, envp, n, commfd && all_digits(commfd + 13, 10) ? commfd : NULL);
+	if (status >= 0)
+		return status;
 	if (ensure_limit(args[0], RLIMIT_STACK, "stack size (ulimit -s)", 1024 * 1024, 8 * 1024 * 1024) < 0 ||
 	    ensure_limit(args[0], RLIMIT_AS, "address space (ulimit -v)", 8ULL << 30, RLIM_INFINITY) < 0)
 		return 1;

@@ -64,6 +64,21 @@ export class Privileges {
     return { uid: c.getuid(), gid: c.getgid(), groups: typeof g === "number" ? [] : g };
   }
 
+  // A caller other than this process's, for the service's per-request child:
+  // the ids come from SO_PEERCRED / SO_PEERGROUPS of the caller's connection.
+  // Only in a process whose real, effective and saved uids are already 0 (the
+  // service spawned it): then start() changes no process-wide id, and every
+  // lowering is per thread (setfsuid/setfsgid, the raw setgroups syscall and
+  // capset), exactly as for the set-uid path once its real uid is 0.
+  static forPeer(peer: Credentials): Privileges {
+    const valid = (id: number) => Number.isInteger(id) && id >= 0 && id < 0xffffffff;
+    if (!valid(peer.uid) || !valid(peer.gid) || !peer.groups.every(valid) || peer.groups.length > 65536) {
+      throw new CredentialError("invalid peer credentials");
+    }
+    if (c.getuid() !== 0 || c.geteuid() !== 0) throw new CredentialError("peer credentials need real and effective uid 0");
+    return new Privileges({ uid: peer.uid, gid: peer.gid, groups: [...peer.groups] });
+  }
+
   // The default state.
   private lower(): void {
     this.apply(this.loweredState(0n));

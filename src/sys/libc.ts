@@ -77,6 +77,25 @@ const lib = dlopen("libc.so.6", {
   sigaction: { args: [i32, P, P], returns: i32 },
   name_to_handle_at: { args: [i32, P, P, P, i32], returns: i32 },
   readlink: { args: [P, P, u64], returns: i64_fast },
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, P, P, i32], returns: i32 },
+  unlink: { args: [P], returns: i32 },
+  mkdir: { args: [P, u32], returns: i32 },
+  chmod: { args: [P, u32], returns: i32 },
+  getpid: { args: [], returns: i32 },
+  waitpid: { args: [i32, P, i32], returns: i32 },
+  posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
+  posix_spawn_file_actions_init: { args: [P], returns: i32 },
+  posix_spawn_file_actions_destroy: { args: [P], returns: i32 },
+  posix_spawn_file_actions_adddup2: { args: [P, i32, i32], returns: i32 },
+  posix_spawn_file_actions_addclosefrom_np: { args: [P, i32], returns: i32 },
+  posix_spawnattr_init: { args: [P], returns: i32 },
+  posix_spawnattr_destroy: { args: [P], returns: i32 },
+  posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
+  posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
+  posix_spawnattr_setsigdefault: { args: [P, P], returns: i32 },
+  sigfillset: { args: [P], returns: i32 },
+  sigemptyset: { args: [P], returns: i32 },
 }).symbols;
 
 // i64_fast returns a number when the value fits, which it always does here.
@@ -88,7 +107,7 @@ export const strerror = (e: number): string => String(lib.strerror(e));
 
 export const E = {
   EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13,
-  EBUSY: 16, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ENOTTY: 25,
+  EBUSY: 16, EEXIST: 17, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ENOTTY: 25,
   EPIPE: 32, ERANGE: 34, ENAMETOOLONG: 36, ENOSYS: 38, ELOOP: 40, ENOTSOCK: 88, EOPNOTSUPP: 95,
   ECONNABORTED: 103, ENXIO: 6, EXDEV: 18, ENOTCONN: 107, ETIMEDOUT: 110, EWOULDBLOCK: 11, ENOPARAM: 519,
 } as const;
@@ -413,7 +432,7 @@ export const UMOUNT_NOFOLLOW = 8;
 // thread (nptl setxid broadcast) or do not exist.
 const SYS = {
   move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, openat2: 437,
-  statmount: 457, listmount: 458,
+  statmount: 457, listmount: 458, pidfd_open: 434,
   ...(process.arch === "arm64"
     ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263 }
     : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301 }),
@@ -486,7 +505,7 @@ function msghdr(data: Buffer, control: Buffer): { msg: Buffer; iov: Buffer } {
   iov.writeBigUInt64LE(BigInt(data.length), 8);
   msg.writeBigUInt64LE(BigInt(Number(ptr(iov))), 16);
   msg.writeBigUInt64LE(1n, 24);
-  msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
+  if (control.length > 0) msg.writeBigUInt64LE(BigInt(Number(ptr(control))), 32);
   msg.writeBigUInt64LE(BigInt(control.length), 40);
   return { msg, iov };
 }
@@ -740,6 +759,195 @@ export function mountDetachEvents(): number {
 export function pollMany(fds: readonly number[], events: number, timeoutMs: number): number[] | number {
   const b = Buffer.alloc(8 * fds.length);
   fds.forEach((fd, i) => { b.writeInt32LE(fd, i * 8); b.writeInt16LE(events, i * 8 + 4); });
+  const rc = lib.poll(ptr(b), fds.length, timeoutMs);
+  if (rc < 0) return -errno();
+  return fds.map((_, i) => b.readInt16LE(i * 8 + 6));
+}
+
+// ---- the service: listening sockets, peers, children -------------------------
+
+export const SO_PEERCRED = 17;
+export const SO_PEERGROUPS = 59;
+export const SO_ACCEPTCONN = 30;
+export const SOCK_NONBLOCK = 0o4000;
+export const MSG_PEEK = 2;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+export const MSG_CTRUNC = 0x8;
+
+// A listening AF_UNIX socket of `type` bound at `path` (close-on-exec,
+// non-blocking), or -errno.
+export function listenUnix(path: string, type: number, backlog: number): number {
+  const sa = sockaddrUn(path);
+  if (!sa) return -E.ENAMETOOLONG;
+  const fd = lib.socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno();
+  if (lib.bind(fd, ptr(sa), sa.length) < 0 || lib.listen(fd, backlog) < 0) { const e = errno(); close(fd); return -e; }
+  return fd;
+}
+
+// connect() to an AF_UNIX socket of `type`; the fd (close-on-exec) or -errno.
+export function connectUnix(path: string, type: number): number {
+  const sa = sockaddrUn(path);
+  if (!sa) return -E.ENAMETOOLONG;
+  const fd = lib.socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno();
+  if (lib.connect(fd, ptr(sa), sa.length) < 0) { const e = errno(); close(fd); return -e; }
+  return fd;
+}
+
+export function listen(fd: number, backlog: number): number { return lib.listen(fd, backlog) < 0 ? -errno() : 0; }
+
+export function accept(fd: number): number {
+  const rc = lib.accept4(fd, null, null, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return rc < 0 ? -errno() : rc;
+}
+
+export function unlink(path: string): number { return lib.unlink(ptr(cstr(path))) < 0 ? -errno() : 0; }
+export function mkdir(path: string, mode: number): number { return lib.mkdir(ptr(cstr(path)), mode) < 0 ? -errno() : 0; }
+export function chmod(path: string, mode: number): number { return lib.chmod(ptr(cstr(path)), mode) < 0 ? -errno() : 0; }
+export const getpid = (): number => lib.getpid();
+
+export type PeerCred = { pid: number; uid: number; gid: number };
+export function peerCred(fd: number): PeerCred | number {
+  const b = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12);
+  if (lib.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(b), ptr(len)) < 0) return -errno();
+  return { pid: b.readInt32LE(0), uid: b.readUInt32LE(4), gid: b.readUInt32LE(8) };
+}
+
+// The peer's supplementary groups as recorded at connect() (at most NGROUPS_MAX).
+const peerGroupsBuf = Buffer.alloc(65536 * 4);
+export function peerGroups(fd: number): number[] | number {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(peerGroupsBuf.length);
+  if (lib.getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, ptr(peerGroupsBuf), ptr(len)) < 0) return -errno();
+  const n = len.readUInt32LE(0) / 4;
+  return Array.from({ length: n }, (_, i) => peerGroupsBuf.readUInt32LE(i * 4));
+}
+
+// The first queued message's bytes (up to max), without taking it or its fds
+// off the queue; `truncated` when it is longer than max.
+export function peekMessage(fd: number, max: number): { data: Buffer; truncated: boolean } | number {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(0);
+  const { msg, iov } = msghdr(data, control);
+  const n = NUM(lib.recvmsg(fd, ptr(msg), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC));
+  void iov;
+  if (n < 0) return -errno();
+  return { data: data.subarray(0, Math.min(n, max)), truncated: n > max };
+}
+
+// Take one message (up to max bytes) and up to maxFds SCM_RIGHTS fds, all
+// close-on-exec. `truncated` when data or fds did not fit (the kernel drops
+// fds that do not fit; they are never installed here).
+export function recvMessageFds(sock: number, max: number, maxFds: number): { data: Buffer; fds: number[]; truncated: boolean } | number {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(16 + ((maxFds * 4 + 7) & ~7));
+  const { msg, iov } = msghdr(data, control);
+  let n: number;
+  for (;;) {
+    n = NUM(lib.recvmsg(sock, ptr(msg), MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    if (n < 0 && errno() === E.EINTR) continue;
+    break;
+  }
+  void iov;
+  if (n < 0) return -errno();
+  const flags = msg.readInt32LE(48);
+  const fds: number[] = [];
+  const controllen = Number(msg.readBigUInt64LE(40));
+  for (let off = 0; off + 16 <= controllen;) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < 16) break;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === 1) {
+      for (let p = off + 16; p + 4 <= off + len; p += 4) fds.push(control.readInt32LE(p));
+    }
+    off += (len + 7) & ~7;
+  }
+  return { data: data.subarray(0, n), fds, truncated: (flags & (MSG_TRUNC | MSG_CTRUNC)) !== 0 };
+}
+
+// sendmsg of `data` with `fds` attached (SCM_RIGHTS); bytes sent or -errno.
+export function sendMessageFds(sock: number, data: Uint8Array, fds: readonly number[]): number {
+  const body = Buffer.from(data.length ? data : new Uint8Array(1));
+  const control = Buffer.alloc(fds.length ? 16 + ((fds.length * 4 + 7) & ~7) : 0);
+  if (fds.length) {
+    control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(1, 12);
+    fds.forEach((fd, i) => control.writeInt32LE(fd, 16 + i * 4));
+  }
+  const { msg, iov } = msghdr(body, control);
+  for (;;) {
+    const n = NUM(lib.sendmsg(sock, ptr(msg), MSG_NOSIGNAL));
+    if (n < 0 && errno() === E.EINTR) continue;
+    void iov;
+    return n < 0 ? -errno() : n;
+  }
+}
+
+// A pidfd for a child (close-on-exec by definition), or -errno.
+export function pidfdOpen(pid: number): number {
+  return rcOrErrno(NUM(lib.syscall(SYS.pidfd_open, pid, 0, 0, 0, 0)));
+}
+
+// waitpid(pid, WNOHANG): undefined while it runs, else the exit code (signal
+// deaths as 128 + signal), or -errno.
+export function reap(pid: number): number | undefined {
+  const st = Buffer.alloc(4);
+  const rc = lib.waitpid(pid, ptr(st), 1 /* WNOHANG */);
+  if (rc < 0) return -errno();
+  if (rc === 0) return undefined;
+  const s = st.readInt32LE(0);
+  return (s & 0x7f) === 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);
+}
+
+// posix_spawn (safe in a multi-threaded process): `fds[i]` becomes the child's
+// fd i, every other fd is closed (closefrom), every signal is default and
+// unblocked, the environment is exactly `env` (empty by default). Sources are
+// first duplicated above the targets so no dup2 overwrites a later source.
+export function spawnWithFds(path: string, argv: readonly string[], fds: readonly number[], env: readonly string[] = []): number {
+  const high = fds.map((fd) => fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 64 + fds.length));
+  try {
+    if (high.some((fd) => fd < 0)) return -E.EBADF;
+    const fa = Buffer.alloc(256);
+    const attr = Buffer.alloc(1024);
+    const sigs = Buffer.alloc(128);
+    const empty = Buffer.alloc(128);
+    lib.posix_spawn_file_actions_init(ptr(fa));
+    lib.posix_spawnattr_init(ptr(attr));
+    try {
+      high.forEach((fd, i) => lib.posix_spawn_file_actions_adddup2(ptr(fa), fd, i));
+      lib.posix_spawn_file_actions_addclosefrom_np(ptr(fa), fds.length);
+      lib.sigfillset(ptr(sigs));
+      lib.sigemptyset(ptr(empty));
+      lib.posix_spawnattr_setsigdefault(ptr(attr), ptr(sigs));
+      lib.posix_spawnattr_setsigmask(ptr(attr), ptr(empty));
+      lib.posix_spawnattr_setflags(ptr(attr), 0x04 /* SETSIGDEF */ | 0x08 /* SETSIGMASK */);
+      const strs = [...argv, ...env].map((s) => cstr(s));
+      const av = Buffer.alloc(8 * (argv.length + 1));
+      argv.forEach((_, i) => av.writeBigUInt64LE(BigInt(Number(ptr(strs[i]!))), i * 8));
+      const ev = Buffer.alloc(8 * (env.length + 1));
+      env.forEach((_, i) => ev.writeBigUInt64LE(BigInt(Number(ptr(strs[argv.length + i]!))), i * 8));
+      const pid = Buffer.alloc(4);
+      const p = cstr(path);
+      const rc = lib.posix_spawn(ptr(pid), ptr(p), ptr(fa), ptr(attr), ptr(av), ptr(ev));
+      void strs;
+      return rc !== 0 ? -rc : pid.readInt32LE(0);
+    } finally {
+      lib.posix_spawn_file_actions_destroy(ptr(fa));
+      lib.posix_spawnattr_destroy(ptr(attr));
+    }
+  } finally {
+    for (const fd of high) if (fd >= 0) close(fd);
+  }
+}
+
+// poll() on fds with their own events; revents each, or -errno.
+export function pollEach(fds: readonly { fd: number; events: number }[], timeoutMs: number): number[] | number {
+  const b = Buffer.alloc(8 * Math.max(1, fds.length));
+  fds.forEach((f, i) => { b.writeInt32LE(f.fd, i * 8); b.writeInt16LE(f.events, i * 8 + 4); });
   const rc = lib.poll(ptr(b), fds.length, timeoutMs);
   if (rc < 0) return -errno();
   return fds.map((_, i) => b.readInt16LE(i * 8 + 6));

@@ -1,0 +1,209 @@
+// `fusermount3-bun --service`: one long-running root process that serves the
+// launcher's requests over an AF_UNIX SOCK_SEQPACKET socket (protocol/README.md,
+// "The service protocol").
+//
+// The loop is one synchronous poll() over the listening socket, connections
+// waiting for their request, and running requests. It never blocks on
+// anything a caller controls:
+//   - it never reads, stats, writes or closes a fd the caller sent: it only
+//     PEEKS at the request's bytes (the fds stay queued on the connection), and
+//     the per-request child takes message and fds off the connection itself
+//     (a close() of a file on the caller's own FUSE mount can wait for its
+//     server's FLUSH answer for ever: that may only ever stall the caller's own
+//     child);
+//   - a connection has REQUEST_DEADLINE_MS to deliver its request, and each uid
+//     has a bounded number of waiting connections and running requests;
+//   - each request runs in a fresh child of this binary (spawned with an empty
+//     environment and exactly the fds it needs; everything here is
+//     close-on-exec), so one request's state, crash or slowness touches no
+//     other; its exit status is the reply.
+// Handling requests in-process (no child per request) is a later step.
+
+import * as c from "./sys/libc.ts";
+import {
+  parseRequest, encodeStatusReply, NOTICE_WATCHING, MAX_REQUEST_BYTES, REQUEST_DEADLINE_MS, DEFAULT_SOCKET,
+} from "../protocol/service.ts";
+import { SERVICE_REQUEST_ARG } from "./servicerequest.ts";
+
+export const SERVICE_ARG = "--service";
+const MAX_WAITING_PER_UID = 16;
+const MAX_WAITING = 1024;
+const MAX_RUNNING_PER_UID = 32; // not counting requests that became auto-unmount watches
+const BACKLOG = 128;
+
+type Waiting = { conn: number; uid: number; deadline: number };
+type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: number; watching: boolean; started: number };
+
+const log = (msg: string) => c.writeAll(2, `fusermount3 service: ${msg}\n`);
+
+// A socket closed with unread messages resets the peer before it reads our
+// reply: drop what is queued first (without a control buffer, so any fds in
+// it are released by the kernel, never installed here).
+function replyAndClose(conn: number, status: number): void {
+  c.sendBytes(conn, encodeStatusReply(status), c.MSG_DONTWAIT);
+  for (let i = 0; i < 8; i++) {
+    const r = c.recvBytes(conn, 1, c.MSG_DONTWAIT | c.MSG_TRUNC);
+    if (typeof r === "number" || r.length === 0) break;
+  }
+  c.close(conn);
+}
+
+// The socket the service listens on: systemd's (LISTEN_FDS=1, fd 3), or its
+// own at `path` (directory root 0755, socket 0666).
+function openListener(path: string, activated: number | undefined): number {
+  if (activated !== undefined) {
+    const type = c.getSockOptInt(activated, c.SOL_SOCKET, c.SO.TYPE);
+    const domain = c.getSockOptInt(activated, c.SOL_SOCKET, c.SO.DOMAIN);
+    const listening = c.getSockOptInt(activated, c.SOL_SOCKET, c.SO_ACCEPTCONN);
+    if (domain !== c.AF_UNIX || type !== c.SOCK.SEQPACKET || listening !== 1) {
+      throw new Error("the socket passed by systemd (fd 3) is not a listening AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket=)");
+    }
+    c.fcntl(activated, c.F.SETFD, 1);
+    c.fcntl(activated, c.F.SETFL, c.fcntl(activated, c.F.GETFL) | 0o4000 /* O_NONBLOCK */);
+    return activated;
+  }
+  if (!path.startsWith("/")) throw new Error(`--socket must be an absolute path: ${path}`);
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const mk = c.mkdir(dir, 0o755);
+  if (mk < 0 && mk !== -c.E.EEXIST) throw new Error(`cannot create ${dir}: ${c.strerror(-mk)}`);
+  const st = c.lstat(dir);
+  if (typeof st === "number" || (st.mode & c.S.IFMT) !== c.S.IFDIR || st.uid !== 0) {
+    throw new Error(`${dir} must be a directory owned by root`);
+  }
+  if (mk === 0 || (st.mode & 0o022) !== 0) c.chmod(dir, 0o755);
+  const old = c.lstat(path);
+  if (typeof old !== "number") {
+    if ((old.mode & c.S.IFMT) !== c.S.IFSOCK) throw new Error(`${path} exists and is not a socket`);
+    const probe = c.connectUnix(path, c.SOCK.SEQPACKET);
+    if (probe >= 0) { c.close(probe); throw new Error(`another service answers at ${path}`); }
+    c.unlink(path);
+  }
+  const fd = c.listenUnix(path, c.SOCK.SEQPACKET, BACKLOG);
+  if (fd < 0) throw new Error(`cannot listen at ${path}: ${c.strerror(-fd)}`);
+  if (c.chmod(path, 0o666) < 0) throw new Error(`cannot chmod ${path}: ${c.strerror(c.errno())}`);
+  return fd;
+}
+
+export function serviceMain(args: readonly string[], activated: number | undefined): never {
+  if (c.getuid() !== 0 || c.geteuid() !== 0) {
+    log("--service runs as root only (started by root or by systemd)");
+    return c.exit(1);
+  }
+  let path = DEFAULT_SOCKET;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--socket" && args[i + 1] !== undefined) path = args[++i]!;
+    else if (args[i]!.startsWith("--socket=")) path = args[i]!.slice(9);
+    else { log(`unknown argument ${args[i]}`); return c.exit(1); }
+  }
+  let listener: number;
+  try {
+    listener = openListener(path, activated);
+  } catch (e) {
+    log((e as Error).message);
+    return c.exit(1);
+  }
+  c.setRlimit(7 /* RLIMIT_NOFILE */, 65536n, 65536n);
+  c.signal(c.SIG.PIPE, c.SIG_IGN);
+  const devnull = c.open("/dev/null", c.O.RDWR | c.O.CLOEXEC);
+  const self = process.execPath;
+  log(`listening on ${activated !== undefined ? "the socket systemd passed" : path} (pid ${process.pid})`);
+
+  const waiting = new Map<number, Waiting>(); // by connection fd
+  const running = new Map<number, Running>(); // by pidfd
+  const notices = new Map<number, Running>(); // by notice pipe fd
+  const count = <T extends { uid: number }>(m: Map<number, T>, uid: number, pred: (v: T) => boolean = () => true) => {
+    let n = 0;
+    for (const v of m.values()) if (v.uid === uid && pred(v)) n++;
+    return n;
+  };
+  let acceptPausedUntil = 0;
+
+  const accept = (now: number) => {
+    for (let i = 0; i < 64; i++) {
+      const conn = c.accept(listener);
+      if (conn === -c.E.EAGAIN || conn === -c.E.EINTR || conn === -c.E.ECONNABORTED) return;
+      if (conn < 0) { acceptPausedUntil = now + 100; log(`accept: ${c.strerror(-conn)}`); return; } // EMFILE and the like
+      const peer = c.peerCred(conn);
+      if (typeof peer === "number" || waiting.size >= MAX_WAITING || count(waiting, peer.uid) >= MAX_WAITING_PER_UID) {
+        replyAndClose(conn, 1);
+        continue;
+      }
+      waiting.set(conn, { conn, uid: peer.uid, deadline: now + REQUEST_DEADLINE_MS });
+    }
+  };
+
+  const start = (w: Waiting, now: number) => {
+    waiting.delete(w.conn);
+    const peek = c.peekMessage(w.conn, MAX_REQUEST_BYTES + 1);
+    if (peek === -c.E.EAGAIN) { waiting.set(w.conn, w); return; }
+    if (typeof peek === "number" || peek.data.length === 0) { c.close(w.conn); return; } // gone, or EOF
+    // Reject what is not a request without a child; what is, the child parses again.
+    if (peek.truncated || !parseRequest(peek.data).ok) { replyAndClose(w.conn, 1); return; }
+    if (count(running, w.uid, (r) => !r.watching) >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
+    const pipe = c.pipe();
+    if (typeof pipe === "number") { replyAndClose(w.conn, 1); return; }
+    const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_REQUEST_ARG], [devnull, devnull, devnull, w.conn, pipe[1]]);
+    c.close(pipe[1]);
+    const pidfd = pid > 0 ? c.pidfdOpen(pid) : -1;
+    if (pid <= 0 || pidfd < 0) {
+      log(`cannot start a request: ${c.strerror(pid <= 0 ? -pid : -pidfd)}`);
+      c.close(pipe[0]);
+      replyAndClose(w.conn, 1);
+      return;
+    }
+    const r: Running = { conn: w.conn, uid: w.uid, pid, pidfd, notice: pipe[0], watching: false, started: now };
+    running.set(pidfd, r);
+    notices.set(pipe[0], r);
+  };
+
+  const finish = (r: Running) => {
+    const status = c.reap(r.pid);
+    if (status === undefined) return; // not yet (spurious wake-up)
+    running.delete(r.pidfd);
+    c.close(r.pidfd);
+    if (notices.delete(r.notice)) c.close(r.notice);
+    replyAndClose(r.conn, status < 0 ? 1 : status);
+  };
+
+  const notice = (fd: number) => {
+    const r = notices.get(fd)!;
+    const b = c.readFd(fd, 16);
+    if (typeof b !== "number" && b.length > 0 && !r.watching) {
+      r.watching = true;
+      c.sendBytes(r.conn, Buffer.from(NOTICE_WATCHING, "latin1"), c.MSG_DONTWAIT);
+    }
+    if (typeof b === "number" ? b !== -c.E.EINTR && b !== -c.E.EAGAIN : b.length === 0) {
+      notices.delete(fd);
+      c.close(fd);
+    }
+  };
+
+  for (;;) {
+    const now = Date.now();
+    for (const w of [...waiting.values()]) {
+      if (w.deadline <= now) { waiting.delete(w.conn); replyAndClose(w.conn, 1); }
+    }
+    const entries: { fd: number; events: number; on: () => void }[] = [];
+    if (now >= acceptPausedUntil) entries.push({ fd: listener, events: c.POLL.IN, on: () => accept(Date.now()) });
+    for (const w of waiting.values()) entries.push({ fd: w.conn, events: c.POLL.IN, on: () => start(w, Date.now()) });
+    for (const r of running.values()) entries.push({ fd: r.pidfd, events: c.POLL.IN, on: () => finish(r) });
+    for (const fd of notices.keys()) entries.push({ fd, events: c.POLL.IN, on: () => notice(fd) });
+    let timeout = -1;
+    for (const w of waiting.values()) timeout = timeout < 0 ? w.deadline - now : Math.min(timeout, w.deadline - now);
+    if (now < acceptPausedUntil) timeout = timeout < 0 ? acceptPausedUntil - now : Math.min(timeout, acceptPausedUntil - now);
+    const ready = c.pollEach(entries, timeout < 0 ? -1 : Math.max(0, timeout));
+    if (typeof ready === "number") {
+      if (ready !== -c.E.EINTR) { log(`poll: ${c.strerror(-ready)}`); c.sleepMs(10); }
+      continue;
+    }
+    for (let i = 0; i < entries.length; i++) {
+      if (ready[i] === 0) continue;
+      try {
+        entries[i]!.on();
+      } catch (e) {
+        // A bug handling one connection must never end the service.
+        log(`internal error: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+}
