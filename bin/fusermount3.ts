@@ -17,8 +17,10 @@
 
 import * as c from "../src/sys/libc.ts";
 import { main } from "../src/main.ts";
-import { serviceMain, SERVICE_ARG } from "../src/service.ts";
-import { serveOneRequest, SERVICE_REQUEST_ARG } from "../src/servicerequest.ts";
+// The service modes are loaded only when asked for (see below): every other
+// run would pay for their code at start-up.
+const SERVICE_ARG = "--service";
+const SERVICE_REQUEST_ARG = "--service-request";
 
 // _FUSERMOUNT3_CWD_FD is set by the launcher itself (never passed through):
 // the directory to return to when the caller's cwd had been deleted.
@@ -68,8 +70,8 @@ if (c.geteuid() === 0) c.setRlimit(c.RLIMIT.FSIZE, c.RLIM_INFINITY, c.RLIM_INFIN
 c.setRlimit(c.RLIMIT.CORE, 0n, 0n);
 
 try {
-  if (serviceMode === "service") serviceMain(process.argv.slice(3), activated);
-  if (serviceMode === "request") serveOneRequest();
+  if (serviceMode === "service") (require("../src/service.ts") as typeof import("../src/service.ts")).serviceMain(process.argv.slice(3), activated);
+  if (serviceMode === "request") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).serveOneRequest();
   main(process.argv0 || undefined, process.argv.slice(2), { commFd, device });
 } catch (e) {
   // A bug must still end in one line and exit 1, never a stack trace.

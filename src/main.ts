@@ -16,7 +16,6 @@ import { mountClassic, mountSyncInit } from "./handover.ts";
 import { unmount } from "./unmount.ts";
 import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { VERSION } from "./version.ts";
-import { check } from "./check.ts";
 
 // callerFd: served by the service, the caller's fds are not ours; it maps a
 // caller's fd number to the fd that carries it here (undefined: not passed).
@@ -48,6 +47,8 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   if (p.action === "error") refuse(p.error!);
   if (p.check) {
     if (p.operands.length > 0) refuse("--check takes no mountpoint");
+    // Loaded only here: --check is large, and every other run would pay for it.
+    const { check } = require("./check.ts") as typeof import("./check.ts");
     return check(ctx, p.json);
   }
   if (p.json) refuse("--json goes with --check");

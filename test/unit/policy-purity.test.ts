@@ -17,3 +17,13 @@ for (const f of files) {
   t.same(bad, [], `${f} imports only other policy modules`);
   t.notMatch(src, /\bBun\.|\bprocess\.(?!arch)/, `${f} touches no runtime global`);
 }
+
+// The entry point's names for the service modes must be the modules' own.
+t.test("the service mode arguments the entry point checks are the modules'", async (t) => {
+  const bin = readFileSync(join(dir, "..", "..", "bin", "fusermount3.ts"), "utf8");
+  const svc = readFileSync(join(dir, "..", "service.ts"), "utf8");
+  const req = readFileSync(join(dir, "..", "servicerequest.ts"), "utf8");
+  const arg = (src: string, name: string) => new RegExp(`${name} = "([^"]+)"`).exec(src)?.[1];
+  t.equal(arg(bin, "SERVICE_ARG"), arg(svc, "SERVICE_ARG"));
+  t.equal(arg(bin, "SERVICE_REQUEST_ARG"), arg(req, "SERVICE_REQUEST_ARG"));
+});
