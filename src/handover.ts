@@ -23,7 +23,7 @@ import {
   prepareMount, attachWithMount2, attachWithNewApi, undoMount, closePrepared, mountedPathNow,
   type Prepared, type Attached,
 } from "./mount.ts";
-import { mtabNeedsUpdate, addMountRecord, removeMountRecord, recordedTargets } from "./mtab.ts";
+import { mtabNeedsUpdate, addMountRecord, removeMountRecord } from "./mtab.ts";
 import { watchAttached } from "./autounmount.ts";
 import type { Mountpoint } from "./resolve.ts";
 import { encodeStatus, statusFromErrno, PROCEED_TIMEOUT_SECONDS } from "../protocol/wire.ts";
@@ -123,7 +123,7 @@ function recordMount(ctx: Ctx, p: Prepared, a: Attached): void {
       ctx.say.warn(`not recording ${mnt} in the mount table: the mount is no longer there`);
       return;
     }
-    if (recordedTargets().includes(mnt)) removeMountRecord(ctx, mnt);
+    removeMountRecord(ctx, mnt);
     const result = addMountRecord(ctx, a.source, mnt, a.type, p.plan.record);
     if (result !== "ok") {
       ctx.say.warn(`mount of ${mnt} is not recorded in the mount table (x- and user= options will not show)`);

@@ -15,6 +15,7 @@ import { Refusal, refuse } from "./policy/refusal.ts";
 import { countFuseMountsNow, identityOfFd, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
 import { NO_LINKS, type Mountpoint } from "./resolve.ts";
 import { connectionIsDead } from "./autounmount.ts";
+import { mtabNeedsUpdate, removeMountRecord } from "./mtab.ts";
 import { watchInit } from "./sys/initwatch.ts";
 import { INIT_TIMEOUT_SECONDS } from "../protocol/wire.ts";
 
@@ -279,7 +280,10 @@ function recoverDeadMount(ctx: Ctx, m: Mountpoint): void {
     ? ctx.who.withAdmin(() => c.umount2(m.last, c.MNT_DETACH | c.UMOUNT_NOFOLLOW))
     : -c.E.EBUSY;
   c.chdir("/");
-  if (detached === 0) ctx.say.warn(`note: detached your dead FUSE filesystem at ${m.path} (its server is gone) before mounting`);
+  if (detached !== 0) return;
+  ctx.say.warn(`note: detached your dead FUSE filesystem at ${m.path} (its server is gone) before mounting`);
+  // Its record goes with it, whether or not the new mount then succeeds.
+  if (mtabNeedsUpdate(ctx, m.path)) removeMountRecord(ctx, m.path);
 }
 
 // ---- prepare: all checks, in libfuse's order --------------------------------------

@@ -54,13 +54,17 @@ export function addMountRecord(ctx: Ctx, source: string, mnt: string, type: stri
   return runChild(ctx, ["/bin/mount", "--no-canonicalize", "-i", "-f", "-t", type, "-o", record, "--", source, mnt]);
 }
 
+// Remove the record of mnt, if there is one: libmount's `umount --fake` of a
+// path without a record fails, and most unmounts have none to remove (no
+// utab, or a record that could not be written).
 export function removeMountRecord(ctx: Ctx, mnt: string): ChildResult {
+  if (!recordedTargets().includes(mnt)) return "ok";
   return runChild(ctx, ["/bin/umount", "--no-canonicalize", "-i", "--fake", "--", mnt]);
 }
 
 // Targets with a record in utab (libmount's format: space-separated KEY=value,
-// octal escapes), for removing a stale record before writing a new one.
-export function recordedTargets(): string[] {
+// octal escapes).
+function recordedTargets(): string[] {
   const text = c.readFile(UTAB, 1 << 24);
   if (typeof text === "number") return [];
   const out: string[] = [];

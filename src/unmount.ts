@@ -9,7 +9,7 @@ import { isRootCaller } from "./sys/creds.ts";
 import { topMountAt, ownedBy, isFuseType, ownsByOptions } from "./policy/mountinfo.ts";
 import { readMountTable, mountIdAt, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
 import { chdirToParent, type Mountpoint } from "./resolve.ts";
-import { mtabNeedsUpdate, removeMountRecord, recordedTargets } from "./mtab.ts";
+import { mtabNeedsUpdate, removeMountRecord } from "./mtab.ts";
 
 const MTAB = "/etc/mtab";
 
@@ -96,7 +96,7 @@ export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): UnmountResu
     // made without, see handover.ts) that /bin/umount refuses to remove fails
     // the run, as in libfuse; one it cannot remove in time (libmount's lock
     // held by someone) is reported and left, never waited for.
-    if (mtabNeedsUpdate(ctx, mnt) && recordedTargets().includes(mnt) && removeMountRecord(ctx, mnt) === "failed") {
+    if (mtabNeedsUpdate(ctx, mnt) && removeMountRecord(ctx, mnt) === "failed") {
       return { code: 1, reason: `failed to remove the mount table record of ${mnt}` };
     }
     return { code: 0 };

@@ -71,7 +71,13 @@ if [ "$(id -u)" = 0 ]; then
     chmod 666 /dev/fuse
   fi
   files+=(test/integration)
-  runner=(unshare -m --propagation private --)
+  # The tests' own user-space mount table: a private tmpfs on /run/mount with
+  # an empty utab (the state the helper records into), so that no record of a
+  # test mount ever reaches the machine's /run/mount/utab, where it would
+  # outlive the mount when the namespace goes.
+  mkdir -p /run/mount
+  runner=(unshare -m --propagation private -- bash -c \
+    'mount -t tmpfs -o mode=0755,size=4m fm-test-mount-table /run/mount && : > /run/mount/utab && exec "$@"' fm-test)
 fi
 
 [ $# -gt 0 ] && files=("$@")
@@ -85,14 +91,24 @@ else
   echo "not ok - tsc --noEmit (strict) found errors"
 fi
 rm -f -- "$log.tsc"
+test_records() { grep -o 'TARGET=/tmp/fm-[^ ]*' /run/mount/utab 2>/dev/null | sort; }
+records_before=$(test_records)
 "${runner[@]}" ./node_modules/.bin/tap --jobs=1 --reporter=tap "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+# The machine's utab must not have gained records of test mounts.
+leaked=0
+if [ "$(id -u)" = 0 ] && [ "$(test_records)" != "$records_before" ]; then
+  leaked=1
+  echo "not ok - records of test mounts were left in the machine's /run/mount/utab:"
+  comm -13 <(printf '%s\n' "$records_before") <(test_records) | sed 's/^/#   /'
+fi
 summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -1)
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}
 fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); fail=${fail:-0}
 skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary"); skip=${skip:-0}
 if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then fail=1; fi
 if [ "$typecheck" = 1 ]; then fail=$((fail + 1)); rc=1; else pass=$((pass + 1)); fi
+if [ "$leaked" = 1 ]; then fail=$((fail + 1)); rc=1; fi
 if [ "$(id -u)" != 0 ] && { [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q integration; }; then
   echo "test: not root, so the integration tests were skipped (test/integration: real mounts as unprivileged test users, the comparison with the C helper, install); to run them too: sudo npm test"
 fi
