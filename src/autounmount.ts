@@ -10,8 +10,8 @@
 
 import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
-import { isFuseType, topMountAt } from "./policy/mountinfo.ts";
-import { readMountTable, mountIdAt, kernelMount, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
+import { isFuseType } from "./policy/mountinfo.ts";
+import { kernelMount, topMount, isStillTop, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
 import { resolveMountpoint, chdirToParent, type Mountpoint } from "./resolve.ts";
 import { unmount } from "./unmount.ts";
 import { Refusal } from "./policy/refusal.ts";
@@ -151,20 +151,10 @@ function shouldAutoUnmount(who: Privileges, m: Mountpoint, type: string | undefi
   try {
     const at = chdirToParent(m);
     if ("error" in at) return false;
-    const top = kernelTopMount(c.AT_FDCWD, at.last, m.path);
-    if (top !== UNSUPPORTED) {
-      if (!top || !isFuseType(top.type)) return false;
-      if (identity.unique !== undefined && top.id !== identity.unique) return false;
-      if (type !== undefined && top.type !== type) return false;
-    } else {
-      // The table check comes first so that nothing at the path is touched (an
-      // automount trigger, say) unless a FUSE mount is really there.
-      const entry = topMountAt(readMountTable(), m.path);
-      if (!entry || !isFuseType(entry.fsType)) return false;
-      if (identity.old !== undefined && entry.id !== identity.old) return false;
-      if (type !== undefined && entry.fsType !== type) return false;
-      if (mountIdAt(c.AT_FDCWD, at.last) !== entry.id) return false;
-    }
+    const top = topMount(c.AT_FDCWD, at.last, m.path);
+    if (!top || !isFuseType(top.type) || !top.is(identity)) return false;
+    if (type !== undefined && top.type !== type) return false;
+    if (!isStillTop(c.AT_FDCWD, at.last, m.path, top)) return false;
   } catch (e) {
     if (e instanceof Refusal) return false; // the table could not be read: never guess
     throw e;

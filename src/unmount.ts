@@ -6,8 +6,7 @@
 import * as c from "./sys/libc.ts";
 import type { Ctx } from "./context.ts";
 import { isRootCaller } from "./sys/creds.ts";
-import { topMountAt, ownedBy, isFuseType, ownsByOptions } from "./policy/mountinfo.ts";
-import { readMountTable, mountIdAt, kernelTopMount, UNSUPPORTED, type MountIdentity } from "./sys/mounttable.ts";
+import { topMount, isStillTop, type MountIdentity } from "./sys/mounttable.ts";
 import { chdirToParent, type Mountpoint } from "./resolve.ts";
 import { mtabNeedsUpdate, removeMountRecord } from "./mtab.ts";
 
@@ -63,32 +62,18 @@ export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): UnmountResu
   try {
     // The mount on top of the path must be the caller's (or, for the watchdog,
     // the one it made): the top one, not the first table entry, so that nobody
-    // removes a mount stacked on theirs. The kernel says which mount that is
-    // from the pinned parent (constant cost, whatever the table's size); the
-    // table text only where it lacks the calls. Checked first (libfuse's
-    // order and messages), then again from the verified parent right before
-    // the unmount.
+    // removes a mount stacked on theirs (src/sys/mounttable.ts topMount: the
+    // kernel's word where it has the calls, constant cost whatever the table's
+    // size). Checked first (libfuse's order and messages), then again from the
+    // verified parent right before the unmount.
     const checking = !root || o.identity !== undefined;
     const notFound = () => fail(`entry for ${mnt} not found in ${MTAB}`);
-    const uid = ctx.who.caller.uid;
-    const top = m.parentFd < 0 ? undefined : kernelTopMount(m.parentFd, m.last, mnt);
-    if (top !== UNSUPPORTED) {
-      const ok = top !== undefined && (root || (isFuseType(top.type) && ownsByOptions(top.fsOptions, uid))) &&
-        (o.identity?.unique === undefined || o.identity.unique === top.id);
-      if (checking && !ok) return notFound();
-      const at = chdirToParent(m);
-      if ("error" in at) return fail(at.error);
-      const now = kernelTopMount(c.AT_FDCWD, m.last, mnt);
-      if (checking && (now === UNSUPPORTED || now?.id !== top!.id)) return notFound();
-    } else {
-      const entry = topMountAt(readMountTable(), mnt);
-      const ok = entry !== undefined && (root || ownedBy(entry, uid, user)) &&
-        (o.identity?.old === undefined || o.identity.old === entry.id);
-      if (checking && !ok) return notFound();
-      const at = chdirToParent(m);
-      if ("error" in at) return fail(at.error);
-      if (checking && mountIdAt(c.AT_FDCWD, m.last) !== entry!.id) return notFound();
-    }
+    const top = m.parentFd < 0 ? undefined : topMount(m.parentFd, m.last, mnt);
+    const ok = top !== undefined && (root || top.ownedBy(ctx.who.caller.uid, user)) && top.is(o.identity);
+    if (checking && !ok) return notFound();
+    const at = chdirToParent(m);
+    if ("error" in at) return fail(at.error);
+    if (checking && !isStillTop(c.AT_FDCWD, m.last, mnt, top!)) return notFound();
     const rc = ctx.who.withAdmin(() => c.umount2(m.last, flags | c.UMOUNT_NOFOLLOW));
     c.chdir("/");
     if (rc < 0) return fail(`failed to unmount ${mnt}: ${c.strerror(-rc)}`);

@@ -9,7 +9,9 @@
 // A table we failed to read is never an empty one: a read failure is a Refusal.
 
 import * as c from "./libc.ts";
-import { parseMountinfo, countFuseMountsInText, fullFsType, type MountEntry } from "../policy/mountinfo.ts";
+import {
+  parseMountinfo, countFuseMountsInText, fullFsType, topMountAt, ownedBy, isFuseType, ownsByOptions, type MountEntry,
+} from "../policy/mountinfo.ts";
 import { Refusal } from "../policy/refusal.ts";
 
 export const MOUNTINFO = "/proc/self/mountinfo";
@@ -81,4 +83,45 @@ export function identityOfFd(fd: number): MountIdentity {
   const unique = c.uniqueMountIdAt(fd, "");
   const old = mountIdOfFd(fd);
   return { ...(typeof unique === "bigint" ? { unique } : {}), ...(old !== undefined ? { old } : {}) };
+}
+
+// The mount on top at `path`, reached as dirFd/last, for the questions -u and
+// the watchdog ask: from the kernel (unique ID) where it can, else from the
+// table text (the table's ID), which is read before the path is touched (an
+// automount trigger, say). The same shape either way.
+export type TopMount = {
+  readonly id: bigint | number;
+  readonly type: string;
+  // The caller's FUSE mount: `user_id=` from the kernel; the table also
+  // knows libfuse's legacy `user=<name>` record.
+  ownedBy(uid: number, userName: string | undefined): boolean;
+  // The mount with this identity (any, when the identity is empty).
+  is(identity: MountIdentity | undefined): boolean;
+};
+
+export function topMount(dirFd: number, last: string, path: string): TopMount | undefined {
+  const k = kernelTopMount(dirFd, last, path);
+  if (k === undefined) return undefined;
+  if (k !== UNSUPPORTED) {
+    return {
+      id: k.id, type: k.type,
+      ownedBy: (uid) => isFuseType(k.type) && ownsByOptions(k.fsOptions, uid),
+      is: (identity) => identity?.unique === undefined || identity.unique === k.id,
+    };
+  }
+  const e = topMountAt(readMountTable(), path);
+  if (!e) return undefined;
+  return {
+    id: e.id, type: e.fsType,
+    ownedBy: (uid, userName) => ownedBy(e, uid, userName),
+    is: (identity) => identity?.old === undefined || identity.old === e.id,
+  };
+}
+
+// Is `top` still the mount a walk from dirFd to last ends on? The re-check,
+// from the verified parent, right before acting on it.
+export function isStillTop(dirFd: number, last: string, path: string, top: TopMount): boolean {
+  if (typeof top.id === "number") return mountIdAt(dirFd, last) === top.id;
+  const now = kernelTopMount(dirFd, last, path);
+  return now !== UNSUPPORTED && now?.id === top.id;
 }
