@@ -3,7 +3,7 @@
 // private /dev inside a nested mount namespace; without it nothing fails.
 import t from "tap";
 import { readFileSync } from "node:fs";
-import { integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, cleanupDir, mountsAt } from "../lib/harness.ts";
+import { integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, inNamespace, withPrivateSyslog, cleanupDir, mountsAt } from "../lib/harness.ts";
 
 integration("audit tests", () => {
   const u = user("fmtest");
@@ -11,20 +11,7 @@ integration("audit tests", () => {
   t.teardown(() => cleanupDir(base));
   const log = `${base}/syslog.txt`;
 
-  // A private /dev with the devices the helper needs and our /dev/log.
-  const withSyslog = (body: string) => inNamespace(`
-    newdev=$(mktemp -d)
-    mount -t tmpfs -o mode=755 tmpfs "$newdev"
-    for n in null zero full random urandom fuse tty; do
-      [ -e /dev/$n ] || continue; touch "$newdev/$n"; mount --bind /dev/$n "$newdev/$n"
-    done
-    mount --move "$newdev" /dev
-    ${PREFIX}/tools/syslogsink /dev/log ${log} > ${base}/sink.ready &
-    sink=$!; trap 'kill -9 $sink 2>/dev/null || true' EXIT
-    for i in $(seq 100); do [ -s ${base}/sink.ready ] && break; sleep 0.05; done
-    as() { setpriv --reuid ${u.uid} --regid ${u.gid} --clear-groups -- env -i "$@"; } # no PAM: only our records
-    ${body}
-    sleep 0.2`);
+  const withSyslog = (body: string) => withPrivateSyslog(u, log, body);
 
   t.test("mounts, unmounts and refusals are recorded", async (t) => {
     const mnt = mkdirAs(u, `${base}/m 1`);

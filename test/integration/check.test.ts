@@ -7,7 +7,7 @@ import t from "tap";
 import { writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import {
-  ROOT, integration, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir,
+  ROOT, PREFIX, integration, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir,
 } from "../lib/harness.ts";
 
 type Finding = { id: string; severity: string; message: string };
@@ -19,6 +19,10 @@ const parse = (stdout: string, t: Tap): Report => {
 type Tap = { fail(msg: string): unknown };
 
 // Findings the new checks make; a healthy installation has none of them.
+const NOSYSCALL = `${PREFIX}/tools/nosyscall`;
+const SYS_FSOPEN = 430;
+const EPERM = 1;
+
 const NEW_PROBLEMS = ["no-new-privs", "apparmor-confined", "apparmor-no-local-rules", "fusermount-not-setuid",
   "fusermount-stale", "launcher-skew", "launcher-other", "sync-init-failed"];
 
@@ -192,53 +196,16 @@ integration("check tests", () => {
   });
 
   t.test("synchronous FUSE_INIT that cannot work end to end (fsopen denied by seccomp, as in containers)", { skip: !syncInitSupported && "the kernel has no sync init" }, async (t) => {
-    // Root installs a filter that fails fsopen() with EPERM (allowed without
-    // NoNewPrivileges for root), drops to the user and runs the set-uid launcher,
-    // which inherits the filter: the helper is root but cannot fsopen.
-    const src = `${rootDir}/denyfsopen.c`;
-    const exe = `${rootDir}/denyfsopen`;
-    writeFileSync(src, `
-#define _GNU_SOURCE
-#include <errno.h>
-#include <grp.h>
-#include <stddef.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#if defined(__x86_64__)
-#define ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define ARCH AUDIT_ARCH_AARCH64
-#endif
-int main(int argc, char **argv) {
-  struct sock_filter f[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsopen, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = { sizeof f / sizeof f[0], f };
-  if (argc < 4) return 2;
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) return 3;
-  gid_t gid = atoi(argv[2]);
-  if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(atoi(argv[1]), atoi(argv[1]), atoi(argv[1]))) return 4;
-  execv(argv[3], argv + 3);
-  return 5;
-}
-`);
-    execFileSync("cc", ["-O2", src, "-o", exe]);
-    const r = runAs(null, [exe, String(u.uid), String(u.gid), OURS, "--check"]);
+    // test/tools/nosyscall: root installs a filter that fails fsopen() with
+    // EPERM (allowed without NoNewPrivileges for root), drops to the user and
+    // runs the set-uid launcher, which inherits the filter: the helper is root
+    // but cannot fsopen.
+    const deny = [NOSYSCALL, String(SYS_FSOPEN), String(EPERM), String(u.uid), String(u.gid)];
+    const r = runAs(null, [...deny, OURS, "--check"]);
     t.equal(r.code, 1, r.stdout + r.stderr);
     t.match(r.stdout, /synchronous FUSE_INIT supported by the kernel, failed end to end \(fsopen\/fsconfig: Operation not permitted\)\n/);
     t.match(r.stdout, /: synchronous FUSE_INIT is offered by the kernel but failed end to end \(fsopen\/fsconfig: Operation not permitted\): FUSE servers must mount without --sync-init here \(libfuse: do not enable sync init\)\n/);
-    const j = parse(runAs(null, [exe, String(u.uid), String(u.gid), OURS, "--check", "--json"]).stdout, t);
+    const j = parse(runAs(null, [...deny, OURS, "--check", "--json"]).stdout, t);
     t.same(j.syncInitEndToEnd, { result: "failed", detail: "fsopen/fsconfig: Operation not permitted" });
     t.same(ids(j), ["sync-init-failed"]);
   });

@@ -6,7 +6,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_pr
 import { writeFileSync, readFileSync, existsSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, statSync, renameSync, unlinkSync } from "node:fs";
 import {
   integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, inNamespace, rootScratch, crashMarkers, type User,
+  mountsAt, cleanupDir, killTree, waitFor, inNamespace, withPrivateSyslog, rootScratch, crashMarkers, type User,
 } from "../lib/harness.ts";
 
 const SYNC_PEER = `${PREFIX}/tools/syncpeer`;
@@ -258,18 +258,8 @@ integration("review findings", () => {
   t.test("finding 8: audit records carry a fixed tag and escape every unsafe character", async (t) => {
     const log = `${rootDir}/syslog8.txt`;
     const evil = mkdirAs(u, `${base}/a\u0085b\u2028c\u202ed\u2066e`);
-    const r = inNamespace(`
-      newdev=$(mktemp -d)
-      mount -t tmpfs -o mode=755 tmpfs "$newdev"
-      for n in null zero full random urandom fuse tty; do
-        [ -e /dev/$n ] || continue; touch "$newdev/$n"; mount --bind /dev/$n "$newdev/$n"
-      done
-      mount --move "$newdev" /dev
-      ${PREFIX}/tools/syslogsink /dev/log ${log} > ${rootDir}/sink8.ready &
-      sink=$!; trap 'kill -9 $sink 2>/dev/null || true' EXIT
-      for i in $(seq 100); do [ -s ${rootDir}/sink8.ready ] && break; sleep 0.05; done
-      setpriv --reuid ${u.uid} --regid ${u.gid} --clear-groups -- env -i bash -c 'exec -a sudo ${OURS} -u "$0"' '${evil}' 2>/dev/null || true
-      sleep 0.2`);
+    const r = withPrivateSyslog(u, log, `
+      as bash -c 'exec -a sudo ${OURS} -u "$0"' '${evil}' 2>/dev/null || true`);
     t.equal(r.code, 0, r.stderr);
     const line = readFileSync(log, "utf8").trim();
     t.match(line, /^<85>\w{3} [ \d]\d \d\d:\d\d:\d\d fusermount3\[\d+\]: /, "tag is fusermount3 whatever argv[0] says");

@@ -191,6 +191,28 @@ export function helperPids(exe = OURS_HELPER): number[] {
   return pids;
 }
 
+// Run a bash script in a nested mount namespace whose /dev holds only the
+// devices the helper needs and a /dev/log of our own: the syslogsink tool
+// writes each datagram it receives to `log` as one line. In the script,
+// \`as CMD…\` runs CMD as the user with an empty environment (no PAM, so the
+// only records are ours).
+export function withPrivateSyslog(u: User, log: string, body: string): Run {
+  return inNamespace(`
+    newdev=$(mktemp -d)
+    mount -t tmpfs -o mode=755 tmpfs "$newdev"
+    for n in null zero full random urandom fuse tty; do
+      [ -e /dev/$n ] || continue; touch "$newdev/$n"; mount --bind /dev/$n "$newdev/$n"
+    done
+    mount --move "$newdev" /dev
+    ready=$(mktemp)
+    ${PREFIX}/tools/syslogsink /dev/log ${log} > "$ready" &
+    sink=$!; trap 'kill -9 $sink 2>/dev/null || true; rm -f "$ready"' EXIT
+    for i in $(seq 100); do [ -s "$ready" ] && break; sleep 0.05; done
+    as() { setpriv --reuid ${u.uid} --regid ${u.gid} --clear-groups -- env -i "$@"; }
+    ${body}
+    sleep 0.2`);
+}
+
 // Run a bash script in a fresh private mount namespace (for binds over
 // /usr/bin/fusermount3 or /etc/fuse.conf that must not leak to other tests).
 export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000): Run {
