@@ -13,7 +13,7 @@ out=${DIST:-dist}
 mkdir -p "$out"
 "$BUN" build --compile --bytecode --format=esm --minify \
   --no-compile-autoload-dotenv --no-compile-autoload-bunfig --compile-jit-policy=10 \
-  bin/fusermount3.ts --outfile "$out/fusermount3-bun" >/dev/null
+  bin/fusermount3.ts src/serviceworker.ts --outfile "$out/fusermount3-bun" >/dev/null
 cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -static-pie -fstack-protector-strong \
   -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now \
   -DHELPER_PATH="\"$HELPER_PATH\"" src/launcher/fusermount3.c -o "$out/fusermount3"

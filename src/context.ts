@@ -14,4 +14,8 @@ export type Ctx = {
   // auto-unmount watch (the service tells the caller's launcher to stop its
   // deadline). Absent on the set-uid path.
   readonly watching?: () => void;
+  // Served in one of the service's request threads (src/serviceworker.ts):
+  // nothing here may wait on a FUSE server, use alarm() or end the process
+  // (src/policy/serviceroute.ts decides what comes here).
+  readonly inThread?: boolean;
 };

@@ -6,8 +6,8 @@
 //                FUSE_INIT answered by the server meanwhile) → status → finish
 //
 // finish: audit, record the mount in the user-space table (bounded, after the
-// server already has its fd: a stalled record never costs a mount), then exit
-// or become the auto-unmount watchdog.
+// server already has its fd: a stalled record never costs a mount), then the
+// exit status, or become the auto-unmount watchdog.
 //
 // Unlike libfuse master, with --sync-init: every check, options included,
 // happens before the fd is sent, so a refusal is plain EOF for the client; the
@@ -37,8 +37,12 @@ function sendFuseFd(commFd: number, p: Prepared): string | undefined {
   return `sending file descriptor: ${c.strerror(sent < 0 ? -sent : c.E.EIO)}`;
 }
 
-export function mountClassic(ctx: Ctx, r: MountRequestArgs): never {
+export function mountClassic(ctx: Ctx, r: MountRequestArgs): number {
   const p = prepareMount(ctx, r.mountpoint, r.options, r.device, false);
+  if (p.plan.autoUnmount && ctx.inThread) {
+    closePrepared(p);
+    throw new Error("auto_unmount cannot be served in a service thread");
+  }
   const attached = attachWithMount2(ctx, p);
   c.chdir("/");
   const notSent = sendFuseFd(r.commFd, p);
@@ -69,7 +73,7 @@ function waitForProceed(commFd: number): void {
   }
 }
 
-export function mountSyncInit(ctx: Ctx, r: MountRequestArgs): never {
+export function mountSyncInit(ctx: Ctx, r: MountRequestArgs): number {
   const p = prepareMount(ctx, r.mountpoint, r.options, r.device, true);
   c.chdir("/");
   const notSent = sendFuseFd(r.commFd, p);
@@ -93,7 +97,7 @@ export function mountSyncInit(ctx: Ctx, r: MountRequestArgs): never {
 }
 
 // The shared ending. The server has its fd and the mount is attached.
-function finish(ctx: Ctx, r: MountRequestArgs, p: Prepared, a: Attached): never {
+function finish(ctx: Ctx, r: MountRequestArgs, p: Prepared, a: Attached): number {
   ctx.audit.update({ fstype: a.type, source: a.source });
   ctx.audit.end("ok");
   // Our fds go first: a caller may have left us almost none, and /bin/mount
@@ -103,7 +107,7 @@ function finish(ctx: Ctx, r: MountRequestArgs, p: Prepared, a: Attached): never 
   const autoUnmount = p.plan.autoUnmount;
   if (!autoUnmount) {
     if (a.mountFd >= 0) c.close(a.mountFd);
-    return c.exit(0);
+    return 0;
   }
   return watchAttached(ctx, r.commFd, r.mountpoint.path, a);
 }

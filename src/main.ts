@@ -11,7 +11,7 @@ import type { Ctx } from "./context.ts";
 import { parseArgv, checkOperands, usage } from "./policy/argv.ts";
 import { parseFdNumber } from "./policy/paths.ts";
 import { Refusal, refuse } from "./policy/refusal.ts";
-import { resolveMountpoint } from "./resolve.ts";
+import { resolveMountpoint, type Mountpoint } from "./resolve.ts";
 import { mountClassic, mountSyncInit } from "./handover.ts";
 import { unmount } from "./unmount.ts";
 import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
@@ -43,8 +43,15 @@ function commSocket(p: { commFd?: string }, env: Env): number {
   return local!;
 }
 
+// A request the service's routing (src/policy/serviceroute.ts) should have
+// given a process of its own: stop before anything is mounted.
+function notInThread(ctx: Ctx, what: string): void {
+  if (ctx.inThread) throw new Error(`${what} cannot be served in a service thread`);
+}
+
 function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   if (p.action === "error") refuse(p.error!);
+  if (p.check || p.syncInit || p.autoUnmount) notInThread(ctx, p.check ? "--check" : p.syncInit ? "--sync-init" : "--auto-unmount");
   if (p.check) {
     if (p.operands.length > 0) refuse("--check takes no mountpoint");
     // Loaded only here: --check is large, and every other run would pay for it.
@@ -58,6 +65,17 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
   ctx.audit.begin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
   const mountpoint = resolveMountpoint(p.operands[0]!);
+  try {
+    return act(ctx, p, env, mountpoint);
+  } finally {
+    // A pinned directory must not outlive the request (the service's threads
+    // serve the next one in this process): it could keep the caller's mount busy.
+    if (mountpoint.parentFd >= 0) c.close(mountpoint.parentFd);
+    mountpoint.parentFd = -1;
+  }
+}
+
+function act(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env, mountpoint: Mountpoint): number {
   c.chdir("/");
   ctx.audit.update({ mountpoint: mountpoint.path });
   if (p.unmount && !p.autoUnmount) {
@@ -76,23 +94,33 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
       refuse("--auto-unmount without mounting is only for root (libfuse uses it after mounting directly)");
     }
     c.close(mountpoint.parentFd);
+    mountpoint.parentFd = -1;
     return watchdog(ctx, commFd, mountpoint.path, undefined, {});
   }
   const request = { commFd, mountpoint, options: p.options, device: env.device };
   return p.syncInit ? mountSyncInit(ctx, request) : mountClassic(ctx, request);
 }
 
-// A request the service runs for a peer (src/servicerequest.ts): who asks
-// (from SO_PEERCRED/SO_PEERGROUPS), and the watch notice.
-export type Served = { caller: Credentials; pid: number; watching: () => void };
+// A request the service runs for a peer (src/servicerequest.ts, or in one of
+// the service's own threads, src/serviceworker.ts): who asks (from
+// SO_PEERCRED/SO_PEERGROUPS), where the caller's stdout and stderr are here,
+// and the watch notice.
+export type Served = { caller: Credentials; pid: number; watching: () => void; errFd?: number; outFd?: number; inThread?: boolean };
 
 export function main(argv0: string | undefined, args: readonly string[], env: Env, served?: Served): never {
   if (!served && args[0] === PROBE_ARG) return probeMain(args);
+  return c.exit(serve(argv0, args, env, served));
+}
+
+// One request, start to end: its exit status. The same code for the set-uid
+// path, the service's per-request child and the service's threads; nothing it
+// does outlives it but the mount (or, for an auto-unmount watch, the watch).
+export function serve(argv0: string | undefined, args: readonly string[], env: Env, served?: Served): number {
   const caller = served ? served.caller : Privileges.callerOfThisProcess();
-  const say = new Reporter(argv0 || "fusermount");
+  const say = new Reporter(argv0 || "fusermount", served?.errFd ?? 2, served?.outFd ?? 1);
   const who = served ? Privileges.forPeer(caller) : new Privileges(caller);
   const audit = new AuditTrail(caller, undefined, served ? served.pid : process.pid);
-  const ctx: Ctx = served ? { who, say, audit, watching: served.watching } : { who, say, audit };
+  const ctx: Ctx = served ? { who, say, audit, watching: served.watching, inThread: served.inThread } : { who, say, audit };
   try {
     // The runtime has already decoded argv as UTF-8, replacing bytes it could
     // not decode with U+FFFD: such a path would name a different file than the
@@ -100,10 +128,10 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
     if (args.some((a) => a.includes("\uFFFD"))) refuse("arguments must be valid UTF-8 (a path or option contains other bytes)");
     // Parsing is pure; -h and -V touch nothing and need no privilege state.
     const p = parseArgv(args);
-    if (p.action === "help") { say.out(usage(say.progname)); return c.exit(1); }
-    if (p.action === "version") { say.out(`fusermount3 version: ${VERSION}\n`); return c.exit(0); }
+    if (p.action === "help") { say.out(usage(say.progname)); return 1; }
+    if (p.action === "version") { say.out(`fusermount3 version: ${VERSION}\n`); return 0; }
     who.start();
-    return c.exit(run(ctx, p, env));
+    return run(ctx, p, env);
   } catch (e) {
     if (e instanceof Refusal) {
       if (e.detail.prefix === "fuse") say.fuse(e.message);
@@ -111,12 +139,12 @@ export function main(argv0: string | undefined, args: readonly string[], env: En
       else say.warn(e.message);
       if (e.detail.hint !== undefined) say.hint(e.detail.hint);
       ctx.audit.end(e.detail.outcome ?? "refused", e.message);
-      return c.exit(1);
+      return 1;
     }
     // A bug must still end in one line and exit 1, never a stack trace.
     const what = e instanceof CredentialError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
     say.warn(what);
     ctx.audit.end("failed", what);
-    return c.exit(1);
+    return 1;
   }
 }

@@ -86,7 +86,7 @@ function openDevice(ctx: Ctx, envDevice: string | undefined): { device: string; 
   }
   // Reopen exactly the inode that was looked at (our own fd's link, which is
   // the only magic link a lowered process may follow here).
-  const fd = c.tryOpen(`/proc/self/fd/${pathFd}`, c.O.RDWR | c.O.NOCTTY);
+  const fd = c.tryOpen(c.fdPath(pathFd), c.O.RDWR | c.O.NOCTTY);
   c.close(pathFd);
   if (fd === -c.E.ENODEV || fd === -c.E.ENOENT || fd === -c.E.ENXIO) throw notFound();
   if (fd < 0) refuse(`failed to open ${device}: ${c.strerror(-fd)}`);
@@ -209,7 +209,8 @@ const USE_YOUR_OWN = "mount on a directory you own and can write to (for example
 
 // libfuse's check_perm, done as the caller on the pinned parent. Returns the
 // pinned inode (the mount goes onto it) and its type.
-function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: number } {
+// opened.pinFd: the pin as soon as it is open, for the caller to close on a refusal.
+function checkMountpoint(ctx: Ctx, m: Mountpoint, opened: { pinFd: number }): { pinFd: number; rootmode: number } {
   const mnt = m.path;
   const st = m.parentFd < 0 ? m.parentFd : c.lstatAt(m.parentFd, m.last);
   if (typeof st === "number") refuse(`failed to access mountpoint ${mnt}: ${c.strerror(-st)}`);
@@ -217,6 +218,7 @@ function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: nu
   if (isRootCaller(ctx.who.caller)) {
     const pin = c.tryOpenat(m.parentFd, m.last, c.O.PATH);
     if (pin < 0) refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pin)}`);
+    opened.pinFd = pin;
     const pst = c.fstat(pin);
     if (typeof pst === "number") refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pst)}`);
     return { pinFd: pin, rootmode: pst.mode & c.S.IFMT };
@@ -228,6 +230,7 @@ function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: nu
   if (type === c.S.IFDIR) {
     pinFd = c.openat2(m.parentFd, m.last, c.O.PATH | c.O.DIRECTORY | c.O.NOFOLLOW, NO_LINKS);
     if (pinFd < 0) refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(-pinFd)}`);
+    opened.pinFd = pinFd;
     const here = c.fstat(pinFd);
     if (typeof here === "number" || here.ino !== st.ino || here.dev !== st.dev) {
       refuse(`failed to pin mountpoint ${mnt}: ${c.strerror(c.E.ENOENT)}`);
@@ -246,6 +249,7 @@ function checkMountpoint(ctx: Ctx, m: Mountpoint): { pinFd: number; rootmode: nu
   } else if (type === c.S.IFREG) {
     pinFd = c.openat2(m.parentFd, m.last, c.O.WRONLY | c.O.NOFOLLOW | c.O.NOCTTY | c.O.NONBLOCK, NO_LINKS);
     if (pinFd < 0) refuse(`failed to open ${mnt}: ${c.strerror(-pinFd)}`);
+    opened.pinFd = pinFd;
     const pst = c.fstat(pinFd);
     if (typeof pst === "number" || (pst.mode & c.S.IFMT) !== c.S.IFREG) refuse(`mountpoint ${mnt} is no longer a regular file`);
     rootmode = c.S.IFREG;
@@ -290,9 +294,22 @@ function recoverDeadMount(ctx: Ctx, m: Mountpoint): void {
 
 // Throws a Refusal with nothing mounted and, for --sync-init, nothing sent.
 export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: string | undefined, syncInit: boolean): Prepared {
+  const { device, fuseFd } = openDevice(ctx, envDevice);
+  const opened = { pinFd: -1, fsFd: -1 };
+  try {
+    return checkAndPlan(ctx, m, opts, device, fuseFd, syncInit, opened);
+  } catch (e) {
+    // What a refused request opened goes with it (the service's threads serve
+    // the next request in this same process).
+    for (const fd of [fuseFd, opened.pinFd, opened.fsFd]) if (fd >= 0) c.close(fd);
+    throw e;
+  }
+}
+
+function checkAndPlan(ctx: Ctx, m: Mountpoint, opts: string, device: string, fuseFd: number, syncInit: boolean,
+  opened: { pinFd: number; fsFd: number }): Prepared {
   const who = ctx.who.caller;
   const root = isRootCaller(who);
-  const { device, fuseFd } = openDevice(ctx, envDevice);
   const conf = readConf(ctx);
   if (!root && conf.mountMax !== -1) {
     const count = countFuseMountsNow();
@@ -304,7 +321,7 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
   const policy = applyOptionPolicy(regular, { isRoot: root, userAllowOther: conf.userAllowOther, confPath: FUSE_CONF });
   const xRefusal = checkXOptions(x);
   if (policy.ok && !xRefusal) recoverDeadMount(ctx, m);
-  const { pinFd, rootmode } = checkMountpoint(ctx, m);
+  const { pinFd, rootmode } = checkMountpoint(ctx, m, opened);
 
   for (const w of policy.warnings) ctx.say.warn(w);
   if (!policy.ok && policy.needsUserAllowOther) {
@@ -328,6 +345,7 @@ export function prepareMount(ctx: Ctx, m: Mountpoint, opts: string, envDevice: s
   let fsFd = -1;
   if (syncInit) {
     fsFd = ctx.who.withAdmin(() => c.fsopen(plan.blkdev ? "fuseblk" : "fuse"));
+    opened.fsFd = fsFd;
     if (fsFd === -c.E.ENOSYS) {
       refuse("--sync-init needs the kernel's new mount API (fsopen), which is not available here: mount without --sync-init");
     }
@@ -357,7 +375,7 @@ function openMountRoot(p: Prepared): number {
 // it the same way. The target is always the checked inode's own fd link.
 export function attachWithMount2(ctx: Ctx, p: Prepared): Attached {
   const plan = p.plan;
-  const target = `/proc/self/fd/${p.pinFd}`;
+  const target = c.fdPath(p.pinFd);
   return withinMountMax(ctx, p, () => {
     let { type, source } = plan;
     let rc = ctx.who.withAdmin(() => c.mount(source, target, type, plan.flags, plan.data));
@@ -429,7 +447,7 @@ function fuseblkMissing(): boolean {
 // namespace), or undefined when that cannot be told.
 export function mountedPathNow(a: Attached): string | undefined {
   if (a.mountFd < 0) return undefined;
-  const p = c.readlink(`/proc/self/fd/${a.mountFd}`);
+  const p = c.readlink(c.fdPath(a.mountFd));
   return typeof p === "number" ? undefined : p;
 }
 
@@ -443,7 +461,7 @@ export function undoMount(ctx: Ctx, p: Prepared, a: Attached): void {
     ctx.say.fuse("cleanup umount failed: the new mount could not be found again; unmount it with fusermount3 -u");
     return;
   }
-  const rc = ctx.who.withAdmin(() => c.umount2(`/proc/self/fd/${a.mountFd}`, c.MNT_DETACH));
+  const rc = ctx.who.withAdmin(() => c.umount2(c.fdPath(a.mountFd), c.MNT_DETACH));
   if (rc < 0 && rc !== -c.E.EINVAL) ctx.say.fuse(`cleanup umount failed: ${c.strerror(-rc)}`);
   c.close(a.mountFd);
   a.mountFd = -1;

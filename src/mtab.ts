@@ -31,7 +31,7 @@ function runChild(ctx: Ctx, argv: string[]): ChildResult {
   return ctx.who.asRoot((): ChildResult => {
     try {
       const r = Bun.spawnSync(argv, {
-        env: {}, cwd: "/", stdin: "ignore", stdout: "inherit", stderr: "inherit",
+        env: {}, cwd: "/", stdin: "ignore", stdout: ctx.say.outFd, stderr: ctx.say.errFd,
         timeout: CHILD_TIMEOUT_MS, killSignal: "SIGKILL",
       });
       if (r.exitedDueToTimeout) {

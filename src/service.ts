@@ -13,40 +13,43 @@
 //     child);
 //   - a connection has REQUEST_DEADLINE_MS to deliver its request, and each uid
 //     has a bounded number of waiting connections and running requests;
-//   - each request runs in a fresh child of this binary (spawned with an empty
-//     environment and exactly the fds it needs; everything here is
-//     close-on-exec), so one request's state, crash or slowness touches no
-//     other; its exit status is the reply.
-// Handling requests in-process (no child per request) is a later step.
+//   - a request that ends when it is done (classic mount, -u, -V, refusals:
+//     src/policy/serviceroute.ts) from a caller in our own mount namespace and
+//     root runs in one of a few request threads that are started once and
+//     reused (src/serviceworker.ts: own cwd and fd table, per-thread
+//     credentials, a verified reset after each request), so it pays no process
+//     start; the thread replies to the caller itself;
+//   - every other request (--sync-init, auto-unmount watches, --check, other
+//     namespaces), and any request while every thread is busy, runs in a fresh
+//     child of this binary (spawned with an empty environment and exactly the
+//     fds it needs; everything here is close-on-exec); its exit status is the
+//     reply. A request never waits for a thread.
 
 import * as c from "./sys/libc.ts";
 import {
   parseRequest, encodeStatusReply, NOTICE_WATCHING, MAX_REQUEST_BYTES, REQUEST_DEADLINE_MS, DEFAULT_SOCKET,
 } from "../protocol/service.ts";
-import { SERVICE_REQUEST_ARG } from "./servicerequest.ts";
+import { SERVICE_REQUEST_ARG, replyAndClose } from "./servicerequest.ts";
+import { runsInThread } from "./policy/serviceroute.ts";
+import { readdirSync } from "node:fs";
 
 export const SERVICE_ARG = "--service";
 const MAX_WAITING_PER_UID = 16;
 const MAX_WAITING = 1024;
 const MAX_RUNNING_PER_UID = 32; // not counting requests that became auto-unmount watches
 const BACKLOG = 128;
+const MAX_THREADS = 4;
+const THREAD_START_MS = 5000;
 
-type Waiting = { conn: number; uid: number; deadline: number };
+// In the compiled binary an extra entry point is named by its path from the
+// build's root (scripts/build.sh lists it); from source, next to this file.
+const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/serviceworker.ts" : new URL("./serviceworker.ts", import.meta.url).href;
+
+type Waiting = { conn: number; uid: number; pid: number; deadline: number };
+type Thread = { ctl: number; worker: Worker; uid?: number }; // uid: busy with a request of that uid
 type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: number; watching: boolean; started: number };
 
 const log = (msg: string) => c.writeAll(2, `fusermount3 service: ${msg}\n`);
-
-// A socket closed with unread messages resets the peer before it reads our
-// reply: drop what is queued first (without a control buffer, so any fds in
-// it are released by the kernel, never installed here).
-function replyAndClose(conn: number, status: number): void {
-  c.sendBytes(conn, encodeStatusReply(status), c.MSG_DONTWAIT);
-  for (let i = 0; i < 8; i++) {
-    const r = c.recvBytes(conn, 1, c.MSG_DONTWAIT | c.MSG_TRUNC);
-    if (typeof r === "number" || r.length === 0) break;
-  }
-  c.close(conn);
-}
 
 // The socket the service listens on: systemd's (LISTEN_FDS=1, fd 3), or its
 // own at `path` (directory root 0755, socket 0666).
@@ -118,6 +121,58 @@ export function serviceMain(args: readonly string[], activated: number | undefin
   };
   let acceptPausedUntil = 0;
 
+  // Request threads, started on demand up to MAX_THREADS. Starting one blocks
+  // this loop until the thread has unshared its fd table (at most
+  // THREAD_START_MS, once per thread): the list of our fds it must close in
+  // its copy is only exact if we open none meanwhile.
+  const threads = new Map<number, Thread>(); // by control socket
+  let threadsFailed = false;
+  const ownNamespace = c.readlink("/proc/self/ns/mnt");
+  const startThread = (): Thread | undefined => {
+    const pair = c.socketpair(c.SOCK.SEQPACKET);
+    if (typeof pair === "number") return undefined;
+    const service = readdirSync("/proc/self/fd").map(Number).filter((n) => Number.isInteger(n));
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_ENTRY, { workerData: { ctl: pair[1], service } } as WorkerOptions);
+    } catch (e) {
+      c.close(pair[0]); c.close(pair[1]);
+      log(`cannot start a request thread: ${(e as Error).message}; requests run in processes`);
+      threadsFailed = true;
+      return undefined;
+    }
+    const ready = c.pollOne(pair[0], c.POLL.IN, THREAD_START_MS) > 0 ? c.recvBytes(pair[0], 1, c.MSG_DONTWAIT) : -c.E.ETIMEDOUT;
+    c.close(pair[1]);
+    if (typeof ready === "number" || ready.toString("latin1") !== "R") {
+      c.close(pair[0]);
+      worker.terminate();
+      log(`a request thread did not start (${typeof ready === "number" ? c.strerror(-ready) : JSON.stringify(ready.toString("latin1"))}); requests run in processes`);
+      threadsFailed = true;
+      return undefined;
+    }
+    const t: Thread = { ctl: pair[0], worker };
+    threads.set(t.ctl, t);
+    return t;
+  };
+  const idleThread = (): Thread | undefined => {
+    for (const t of threads.values()) if (t.uid === undefined) return t;
+    return threadsFailed || threads.size >= MAX_THREADS ? undefined : startThread();
+  };
+  // Our mount namespace and root, as far as the connection's pid tells: only
+  // then can a thread of ours attach there. (The request's own fds decide in
+  // the end; this only picks where it runs.)
+  const callerIsLocal = (pid: number): boolean =>
+    pid > 0 && typeof ownNamespace === "string" && c.readlink(`/proc/${pid}/ns/mnt`) === ownNamespace && c.readlink(`/proc/${pid}/root`) === "/";
+  const threadNotice = (t: Thread) => {
+    const b = c.recvBytes(t.ctl, 1, c.MSG_DONTWAIT);
+    if (b === -c.E.EAGAIN || b === -c.E.EINTR) return;
+    if (typeof b !== "number" && b.toString("latin1") === "D") { t.uid = undefined; return; }
+    // "X" (not fit to go on) or gone: it ends by itself; its request, if any, with it.
+    threads.delete(t.ctl);
+    c.close(t.ctl);
+    t.worker.unref();
+  };
+
   const accept = (now: number) => {
     for (let i = 0; i < 64; i++) {
       const conn = c.accept(listener);
@@ -128,7 +183,7 @@ export function serviceMain(args: readonly string[], activated: number | undefin
         replyAndClose(conn, 1);
         continue;
       }
-      waiting.set(conn, { conn, uid: peer.uid, deadline: now + REQUEST_DEADLINE_MS });
+      waiting.set(conn, { conn, uid: peer.uid, pid: peer.pid, deadline: now + REQUEST_DEADLINE_MS });
     }
   };
 
@@ -138,8 +193,19 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     if (peek === -c.E.EAGAIN) { waiting.set(w.conn, w); return; }
     if (typeof peek === "number" || peek.data.length === 0) { c.close(w.conn); return; } // gone, or EOF
     // Reject what is not a request without a child; what is, the child parses again.
-    if (peek.truncated || !parseRequest(peek.data).ok) { replyAndClose(w.conn, 1); return; }
-    if (count(running, w.uid, (r) => !r.watching) >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
+    const parsed = peek.truncated ? undefined : parseRequest(peek.data);
+    if (!parsed || !parsed.ok) { replyAndClose(w.conn, 1); return; }
+    let busy = count(running, w.uid, (r) => !r.watching);
+    for (const t of threads.values()) if (t.uid === w.uid) busy++;
+    if (busy >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
+    if (runsInThread(parsed.request.argv.slice(1)) && callerIsLocal(w.pid)) {
+      const t = idleThread();
+      if (t && c.sendFd(t.ctl, w.conn, 0x51 /* "Q" */) === 1) {
+        t.uid = w.uid;
+        c.close(w.conn); // the thread has its own copy, in its own table
+        return;
+      }
+    }
     const pipe = c.pipe();
     if (typeof pipe === "number") { replyAndClose(w.conn, 1); return; }
     const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_REQUEST_ARG], [devnull, devnull, devnull, w.conn, pipe[1]]);
@@ -188,6 +254,7 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     for (const w of waiting.values()) entries.push({ fd: w.conn, events: c.POLL.IN, on: () => start(w, Date.now()) });
     for (const r of running.values()) entries.push({ fd: r.pidfd, events: c.POLL.IN, on: () => finish(r) });
     for (const fd of notices.keys()) entries.push({ fd, events: c.POLL.IN, on: () => notice(fd) });
+    for (const t of threads.values()) entries.push({ fd: t.ctl, events: c.POLL.IN, on: () => threadNotice(t) });
     let timeout = -1;
     for (const w of waiting.values()) timeout = timeout < 0 ? w.deadline - now : Math.min(timeout, w.deadline - now);
     if (now < acceptPausedUntil) timeout = timeout < 0 ? acceptPausedUntil - now : Math.min(timeout, acceptPausedUntil - now);

@@ -1,5 +1,8 @@
-// One request of the service, in a fresh child process of our own binary
-// (src/service.ts spawns it with an empty environment and exactly these fds):
+// One request of the service: taken off the caller's connection, then run in a
+// fresh child process of our own binary (serveOneRequest) or in one of the
+// service's request threads (serveInThread, src/serviceworker.ts).
+//
+// The child (src/service.ts spawns it with an empty environment and exactly these fds):
 //
 //   0, 1, 2  /dev/null (replaced by the caller's own 0, 1, 2 from the request)
 //   3        the caller's connection; its queued message is the request
@@ -12,13 +15,69 @@
 // The service waits for that exit and sends the status to the caller.
 
 import * as c from "./sys/libc.ts";
-import { main } from "./main.ts";
+import { main, serve, type Env } from "./main.ts";
 import { parseFdNumber } from "./policy/paths.ts";
-import { parseRequest, launcherFilter, MAX_REQUEST_BYTES, BASE_FDS } from "../protocol/service.ts";
+import { parseRequest, launcherFilter, encodeStatusReply, MAX_REQUEST_BYTES, BASE_FDS, type ServiceRequest } from "../protocol/service.ts";
+import type { Credentials } from "./sys/creds.ts";
 
 export const SERVICE_REQUEST_ARG = "--service-request";
 const CONN = 3;
 const NOTICE = 4;
+
+// Reply with the exit status and close. A socket closed with unread messages
+// resets the peer before it reads our reply: drop what is queued first
+// (without a control buffer, so any fds in it are released by the kernel,
+// never installed here).
+export function replyAndClose(conn: number, status: number): void {
+  c.sendBytes(conn, encodeStatusReply(status), c.MSG_DONTWAIT);
+  for (let i = 0; i < 8; i++) {
+    const r = c.recvBytes(conn, 1, c.MSG_DONTWAIT | c.MSG_TRUNC);
+    if (typeof r === "number" || r.length === 0) break;
+  }
+  c.close(conn);
+}
+
+type Received = {
+  caller: Credentials;
+  pid: number;
+  request: ServiceRequest;
+  stdio: [number, number, number];
+  cwd: number;
+  comm: number | undefined; // closed (and undefined) once nothing names it
+};
+
+// The request and the caller's fds off the connection, the caller's identity
+// from the connection itself (never from the message). On a malformed request:
+// one line on the caller's stderr when there is one, every fd closed.
+function receive(conn: number): Received | undefined {
+  const peer = c.peerCred(conn);
+  const groups = c.peerGroups(conn);
+  if (typeof peer === "number" || typeof groups === "number") return undefined;
+  const got = c.recvMessageFds(conn, MAX_REQUEST_BYTES + 1, BASE_FDS + 2);
+  if (typeof got === "number") return undefined;
+  const parsed = got.truncated ? { ok: false as const, error: "request too long or too many fds" } : parseRequest(got.data);
+  const want = parsed.ok ? BASE_FDS + (parsed.request.commFdAttached ? 1 : 0) : -1;
+  if (!parsed.ok || got.fds.length !== want) {
+    const stderr = got.fds.length >= 3 ? got.fds[2]! : -1;
+    const why = parsed.ok ? `malformed service request: ${got.fds.length} fds, expected ${want}` : `malformed service request: ${parsed.error}`;
+    if (stderr >= 0) c.writeAll(stderr, `fusermount3: ${why}\n`);
+    for (const fd of got.fds) c.close(fd);
+    return undefined;
+  }
+  const [in0, out1, err2, cwd, comm] = got.fds as [number, number, number, number, number | undefined];
+  return { caller: { uid: peer.uid, gid: peer.gid, groups }, pid: peer.pid, request: parsed.request, stdio: [in0, out1, err2], cwd, comm };
+}
+
+// The variables as the launcher would pass them, and the caller's comm fd
+// under the number _FUSE_COMMFD names (a comm fd nothing names is closed).
+function environment(r: Received): Env {
+  const env = launcherFilter(r.request.env);
+  const commNumber = env._FUSE_COMMFD !== undefined ? parseFdNumber(env._FUSE_COMMFD) : undefined;
+  if (r.comm !== undefined && commNumber === undefined) { c.close(r.comm); r.comm = undefined; }
+  const comm = r.comm;
+  const callerFd = (n: number): number | undefined => (comm !== undefined && n === commNumber ? comm : undefined);
+  return { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd };
+}
 
 export function serveOneRequest(): never {
   const fail = (why: string, stderr = -1): never => {
@@ -28,40 +87,19 @@ export function serveOneRequest(): never {
   if (c.getuid() !== 0 || c.geteuid() !== 0) return fail("--service-request is for the service only", 2);
   c.fcntl(CONN, c.F.SETFD, 1);
   c.fcntl(NOTICE, c.F.SETFD, 1);
-  const peer = c.peerCred(CONN);
-  const groups = c.peerGroups(CONN);
-  if (typeof peer === "number" || typeof groups === "number") return fail("no peer credentials");
-  const got = c.recvMessageFds(CONN, MAX_REQUEST_BYTES + 1, BASE_FDS + 2);
+  const r = receive(CONN);
   c.close(CONN);
-  if (typeof got === "number") return fail("no request");
-  const closeAll = () => { for (const fd of got.fds) c.close(fd); };
-  const parsed = got.truncated ? { ok: false as const, error: "request too long or too many fds" } : parseRequest(got.data);
-  const want = parsed.ok ? BASE_FDS + (parsed.request.commFdAttached ? 1 : 0) : -1;
-  if (!parsed.ok || got.fds.length !== want) {
-    const stderr = got.fds.length >= 3 ? got.fds[2]! : -1;
-    const why = parsed.ok ? `malformed service request: ${got.fds.length} fds, expected ${want}` : `malformed service request: ${parsed.error}`;
-    if (stderr >= 0) c.writeAll(stderr, `fusermount3: ${why}\n`);
-    closeAll();
-    return c.exit(1);
-  }
-  const req = parsed.request;
-  const [in0, out1, err2, cwd, comm] = got.fds as [number, number, number, number, number | undefined];
+  if (!r) return c.exit(1);
   // The caller's 0, 1, 2 become ours (not close-on-exec: /bin/mount and
   // /bin/umount write to the caller's stderr, as on the set-uid path).
-  for (const [from, to] of [[in0, 0], [out1, 1], [err2, 2]] as const) {
-    if (c.dup2(from, to) !== to) return fail("cannot take the caller's standard fds");
-  }
-  for (const fd of new Set([in0, out1, err2])) if (fd > 2) c.close(fd);
+  r.stdio.forEach((from, to) => { if (c.dup2(from, to) !== to) fail("cannot take the caller's standard fds"); });
+  for (const fd of new Set(r.stdio)) if (fd > 2) c.close(fd);
   // The caller's cwd, for a relative mountpoint; main() goes to "/" once the
   // mountpoint is resolved.
-  const cd = c.fchdir(cwd);
-  c.close(cwd);
+  const cd = c.fchdir(r.cwd);
+  c.close(r.cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
-
-  const env = launcherFilter(req.env);
-  const commNumber = env._FUSE_COMMFD !== undefined ? parseFdNumber(env._FUSE_COMMFD) : undefined;
-  if (comm !== undefined && commNumber === undefined) c.close(comm);
-  const callerFd = (n: number): number | undefined => (comm !== undefined && n === commNumber ? comm : undefined);
+  const env = environment(r);
   let told = false;
   const watching = () => {
     if (told) return;
@@ -70,7 +108,28 @@ export function serveOneRequest(): never {
     c.writeAll(NOTICE, "W");
     c.close(NOTICE);
   };
-  const caller = { uid: peer.uid, gid: peer.gid, groups };
-  const [argv0, ...args] = req.argv;
-  return main(argv0 || undefined, args, { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd }, { caller, pid: peer.pid, watching });
+  const [argv0, ...args] = r.request.argv;
+  return main(argv0 || undefined, args, env, { caller: r.caller, pid: r.pid, watching });
+}
+
+// In a request thread: the same request, the caller's fds kept where they
+// arrived (this thread's own fd table), the status returned after every fd
+// of the request is closed. The thread's cwd is its own (CLONE_FS).
+export function serveInThread(conn: number): number {
+  const r = receive(conn);
+  if (!r) return 1;
+  const cd = c.fchdir(r.cwd);
+  c.close(r.cwd);
+  let status = 1;
+  if (cd < 0) c.writeAll(r.stdio[2], `fusermount3: cannot enter the caller's working directory: ${c.strerror(-cd)}\n`);
+  else {
+    const [argv0, ...args] = r.request.argv;
+    const env = environment(r);
+    const watching = () => { throw new Error("an auto-unmount watch cannot be served in a service thread"); };
+    status = serve(argv0 || undefined, args, env, {
+      caller: r.caller, pid: r.pid, watching, errFd: r.stdio[2], outFd: r.stdio[1], inThread: true,
+    });
+  }
+  for (const fd of new Set([...r.stdio, ...(r.comm !== undefined ? [r.comm] : [])])) c.close(fd);
+  return status;
 }

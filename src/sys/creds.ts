@@ -79,6 +79,24 @@ export class Privileges {
     return new Privileges({ uid: peer.uid, gid: peer.gid, groups: [...peer.groups] });
   }
 
+  // The service's request threads, between requests: back to root's state
+  // (fsuid/fsgid 0, `groups`, the whole permitted set effective), read back
+  // from the kernel. A thread that cannot be brought back serves no more.
+  static resetThread(groups: readonly number[]): void {
+    const caps = c.capget();
+    if (typeof caps === "number") throw new CredentialError("capget failed");
+    if (c.capset({ effective: caps.permitted, permitted: caps.permitted, inheritable: 0n }) < 0) {
+      throw new CredentialError(`capset: ${c.strerror(c.errno())}`);
+    }
+    if (!sameGroups(groups) && c.setgroupsThisThread(groups) < 0) throw new CredentialError(`setgroups: ${c.strerror(c.errno())}`);
+    c.setFsIds(0, 0);
+    const ids = c.setFsIds(-1 >>> 0, -1 >>> 0);
+    const now = c.capget();
+    if (ids.uid !== 0 || ids.gid !== 0 || typeof now === "number" || now.effective !== caps.permitted || !sameGroups(groups)) {
+      throw new CredentialError("this thread's credentials could not be restored");
+    }
+  }
+
   // The default state.
   private lower(): void {
     this.apply(this.loweredState(0n));

@@ -38,6 +38,7 @@ const lib = dlopen("libc.so.6", {
   fstatfs: { args: [i32, P], returns: i32 },
   chdir: { args: [P], returns: i32 },
   fchdir: { args: [i32], returns: i32 },
+  unshare: { args: [i32], returns: i32 },
   getcwd: { args: [P, u64], returns: P },
   realpath: { args: [P, P], returns: P },
   access: { args: [P, i32], returns: i32 },
@@ -60,7 +61,7 @@ const lib = dlopen("libc.so.6", {
   signal: { args: [i32, u64], returns: u64 },
   sigprocmask: { args: [i32, P, P], returns: i32 },
   setrlimit: { args: [i32, P], returns: i32 },
-  getpwuid: { args: [u32], returns: P },
+  getpwuid_r: { args: [u32, P, P, u64, P], returns: i32 },
   lockf: { args: [i32, i32, i64], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
   isatty: { args: [i32], returns: i32 },
@@ -156,12 +157,20 @@ export const setreuid = (r: number, e: number): number => lib.setreuid(r, e);
 export const setresuid = (r: number, e: number, s: number): number => lib.setresuid(r, e, s);
 export const setresgid = (r: number, e: number, s: number): number => lib.setresgid(r, e, s);
 
+// getpwuid_r: the service's request threads may ask at the same time.
 export function userName(uid: number): string | undefined {
-  const pw = lib.getpwuid(uid);
-  if (!pw) return undefined;
-  const namePtr = read.ptr(pw, 0);
-  if (!namePtr) return undefined;
-  return String(new CString(namePtr as Pointer));
+  const pwd = Buffer.alloc(64); // struct passwd (48 bytes on LP64)
+  const result = Buffer.alloc(8);
+  for (let size = 4096; size <= 1 << 20; size *= 4) {
+    const buf = Buffer.alloc(size);
+    const rc = lib.getpwuid_r(uid, ptr(pwd), ptr(buf), size, ptr(result));
+    if (rc === E.ERANGE) continue;
+    if (rc !== 0 || result.readBigUInt64LE(0) === 0n) return undefined;
+    const namePtr = read.ptr(ptr(pwd), 0);
+    if (!namePtr) return undefined;
+    return String(new CString(namePtr as Pointer));
+  }
+  return undefined;
 }
 
 // ---- process --------------------------------------------------------------
@@ -349,6 +358,14 @@ export function statfsType(fd: number): bigint | number {
   return b.readBigUInt64LE(0);
 }
 
+export const CLONE_FS = 0x200;
+export const CLONE_FILES = 0x400;
+// For the service's request threads: a thread that unshares CLONE_FS and
+// CLONE_FILES has its own cwd, root and umask, and its own fd table.
+export function unshare(flags: number): number {
+  return lib.unshare(flags) < 0 ? -errno() : 0;
+}
+
 export function chdir(path: string): number {
   const p = cstr(path);
   return lib.chdir(P_(p)) < 0 ? -errno() : 0;
@@ -434,12 +451,19 @@ const SYS = {
   move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, openat2: 437,
   statmount: 457, listmount: 458, pidfd_open: 434,
   ...(process.arch === "arm64"
-    ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263 }
-    : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301 }),
+    ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263, gettid: 178 }
+    : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301, gettid: 186 }),
 } as const;
 export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
 const rcOrErrno = (rc: number): number => (rc < 0 ? -errno() : rc);
+
+// The path of one of this thread's fds. A service request thread has a fd
+// table of its own (CLONE_FILES), which /proc/self (the main thread's) does
+// not show; everywhere else the two are the same table, and /proc/self is
+// what the set-uid path (and an AppArmor profile written for it) has always used.
+const onMainThread = NUM(lib.syscall(SYS.gettid, 0, 0, 0, 0, 0)) === lib.getpid();
+export const fdPath = (fd: number): string => (onMainThread ? `/proc/self/fd/${fd}` : `/proc/thread-self/fd/${fd}`);
 
 export function fsopen(fsname: string): number {
   const n = cstr(fsname);

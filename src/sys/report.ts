@@ -5,7 +5,7 @@
 import * as c from "./libc.ts";
 
 export class Reporter {
-  constructor(readonly progname: string, private readonly errFd = 2, private readonly outFd = 1) {}
+  constructor(readonly progname: string, readonly errFd = 2, readonly outFd = 1) {}
   warn(msg: string): void { c.writeAll(this.errFd, `${this.progname}: ${msg}\n`); }
   // Messages from libfuse's shared mount code keep its "fuse: " prefix.
   fuse(msg: string): void { c.writeAll(this.errFd, `fuse: ${msg}\n`); }

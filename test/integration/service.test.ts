@@ -5,7 +5,7 @@
 // never written) and is stopped by PID at the end.
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, realpathSync, mkdtempSync } from "node:fs";
+import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, realpathSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import {
   integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
   normalizedMount, cleanupDir, rootScratch, have, waitFor, type User, type Run,
@@ -233,6 +233,62 @@ integration("service tests", () => {
     const r = nnp(u, [NNP, "-V"]);
     t.equal(r.code, 0, r.stderr);
     t.equal(service?.exitCode, null, "the service still runs");
+  });
+
+  t.test("requests served in the service's threads leave every thread as they found it", async (t) => {
+    const pid = service!.pid!;
+    const tasks = () => readdirSync(`/proc/${pid}/task`);
+    const threadState = () => tasks().map((tid) => {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      const field = (name: string) => status.split("\n").find((l) => l.startsWith(`${name}:`))?.split(/\s+/).slice(1) ?? [];
+      let fds = -1;
+      try { fds = readdirSync(`/proc/${pid}/task/${tid}/fd`).length; } catch { /* the task ended */ }
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      return { tid, comm, fsuid: field("Uid")[3], fsgid: field("Gid")[3], eff: field("CapEff")[0], prm: field("CapPrm")[0],
+        groups: field("Groups").join(" "), cwd: readlinkSync(`/proc/${pid}/task/${tid}/cwd`), fds };
+    });
+    const mixed = () => {
+      const relative = mkdirAs(u, `${base}/thr-rel`);
+      const a = fakeMount(u, NNP, ["-o", "fsname=thr", "--", "thr-rel"], { cwd: base });
+      if (a.exitCode !== 0) throw new Error(a.stderr);
+      // Another user's requests in between: a relative path resolves in ITS cwd, refusals after resolving.
+      const b = nnp(other, [NNP, "-u", "thr-rel"], { cwd: otherBase });
+      const c2 = fakeMount(other, NNP, ["-o", "uid=0", "--", otherBase]);
+      const d = nnp(u, [NNP, "-u", relative]);
+      return { a: a.exitCode, b: b.code, bErr: b.stderr, c: c2.exitCode, d: d.code, dErr: d.stderr };
+    };
+    mixed(); // the threads exist from here on
+    const before = threadState();
+    const errBefore = serviceErr.length;
+    for (let i = 0; i < 5; i++) {
+      const r = mixed();
+      t.equal(r.a, 0, "mount of a relative path in u's cwd");
+      t.equal(r.b, 1, "the other user's relative -u names its own cwd");
+      t.match(r.bErr, new RegExp(`${otherBase}/thr-rel`), r.bErr);
+      t.equal(r.c, 1, "refused option");
+      t.equal(r.d, 0, r.dErr);
+    }
+    // Our code runs on the main thread and in the request threads ("Worker").
+    // The runtime's own threads (JIT compilers, the GC) that it happens to
+    // start while a request thread is lowered keep that thread's credentials;
+    // they run none of our code and touch no file (src/serviceworker.ts).
+    const ours = (s: { tid: string; comm: string }) => s.tid === String(pid) || s.comm === "Worker";
+    const runtime = /^(JITWorker|JSCWarmUp|mi-scavenger|Heap Helper.*|HeapHelper.*|.*GC.*|Bun Pool.*)$/;
+    const after = threadState();
+    t.ok(before.filter((s) => s.comm === "Worker").length >= 1, `the service runs request threads (${before.map((s) => s.comm).join(", ")})`);
+    for (const s of after.filter((x) => !ours(x))) t.match(s.comm, runtime, `task ${s.tid} (${s.comm}) is one of the runtime's own`);
+    for (const s of after.filter(ours)) {
+      t.equal(s.fsuid, "0", `task ${s.tid}: fsuid 0`);
+      t.equal(s.fsgid, "0", `task ${s.tid}: fsgid 0`);
+      t.equal(s.eff, s.prm, `task ${s.tid}: every permitted capability effective again`);
+      t.equal(s.cwd, "/", `task ${s.tid}: cwd /`);
+      const was = before.find((b) => b.tid === s.tid);
+      if (was) {
+        t.equal(s.fds, was.fds, `task ${s.tid}: as many fds as before (${was.fds})`);
+        t.equal(s.groups, was.groups, `task ${s.tid}: groups as before`);
+      }
+    }
+    t.notMatch(serviceErr.slice(errBefore), /left open|stops serving|internal error/, "no request left anything behind");
   });
 
   t.test("auto_unmount through the service: the watch unmounts after kill -9 of the server", async (t) => {
