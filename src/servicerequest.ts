@@ -9,12 +9,17 @@
 // connection (SO_PEERCRED, SO_PEERGROUPS: never from the message), puts the
 // caller's fds where the set-uid path has them, enters the caller's cwd, and
 // runs the same main() as the set-uid path, which ends with _exit(status).
-// The service waits for that exit and sends the status to the caller.
+// The service waits for that exit and sends the status to the caller. A caller
+// in another mount namespace or root is served there instead: this process
+// becomes the request in the caller's namespace (src/servicens.ts), under the
+// same pid, and ends the same way.
 
 import * as c from "./sys/libc.ts";
 import { main } from "./main.ts";
 import { parseFdNumber } from "./policy/paths.ts";
-import { parseRequest, launcherFilter, MAX_REQUEST_BYTES, BASE_FDS } from "../protocol/service.ts";
+import { parseRequest, launcherFilter, MAX_REQUEST_BYTES, BASE_FDS, type ServiceRequest } from "../protocol/service.ts";
+import type { Credentials } from "./sys/creds.ts";
+import { serveWhereTheCallerIs, takeHandover } from "./servicens.ts";
 
 export const SERVICE_REQUEST_ARG = "--service-request";
 const CONN = 3;
@@ -31,6 +36,7 @@ export function serveOneRequest(): never {
   const peer = c.peerCred(CONN);
   const groups = c.peerGroups(CONN);
   if (typeof peer === "number" || typeof groups === "number") return fail("no peer credentials");
+  const pidfd = c.peerPidfd(CONN); // the connecting process itself (-errno before Linux 6.5)
   const got = c.recvMessageFds(CONN, MAX_REQUEST_BYTES + 1, BASE_FDS + 2);
   c.close(CONN);
   if (typeof got === "number") return fail("no request");
@@ -52,12 +58,27 @@ export function serveOneRequest(): never {
     if (c.dup2(from, to) !== to) return fail("cannot take the caller's standard fds");
   }
   for (const fd of new Set([in0, out1, err2])) if (fd > 2) c.close(fd);
+  const caller = { uid: peer.uid, gid: peer.gid, groups };
+  const elsewhere = serveWhereTheCallerIs({ argv0: req.argv[0] || "fusermount", request: req, caller, pid: peer.pid, pidfd, cwd, comm, notice: NOTICE });
+  if (pidfd >= 0) c.close(pidfd);
   // The caller's cwd, for a relative mountpoint; main() goes to "/" once the
   // mountpoint is resolved.
   const cd = c.fchdir(cwd);
   c.close(cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
+  return runForCaller(req, caller, peer.pid, comm, NOTICE, elsewhere);
+}
 
+// `--service-request-entered`: the same request, in the caller's mount
+// namespace, exec'd by nsenter from serveWhereTheCallerIs().
+export function serveEnteredRequest(): never {
+  const e = takeHandover();
+  return runForCaller(e.request, e.caller, e.pid, e.comm, e.notice, e.elsewhere);
+}
+
+// The common ending: the caller's comm fd and the watch notice, then main().
+// elsewhere: why this caller's namespace cannot be served (main refuses it).
+function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, comm: number | undefined, notice: number, elsewhere?: string): never {
   const env = launcherFilter(req.env);
   const commNumber = env._FUSE_COMMFD !== undefined ? parseFdNumber(env._FUSE_COMMFD) : undefined;
   if (comm !== undefined && commNumber === undefined) c.close(comm);
@@ -67,10 +88,9 @@ export function serveOneRequest(): never {
     if (told) return;
     told = true;
     c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the watch
-    c.writeAll(NOTICE, "W");
-    c.close(NOTICE);
+    c.writeAll(notice, "W");
+    c.close(notice);
   };
-  const caller = { uid: peer.uid, gid: peer.gid, groups };
   const [argv0, ...args] = req.argv;
-  return main(argv0 || undefined, args, { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd }, { caller, pid: peer.pid, watching });
+  return main(argv0 || undefined, args, { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd, elsewhere }, { caller, pid, watching });
 }
