@@ -21,6 +21,7 @@ import { main } from "../src/main.ts";
 // run would pay for their code at start-up.
 const SERVICE_ARG = "--service";
 const SERVICE_REQUEST_ARG = "--service-request";
+const SERVICE_ENTERED_ARG = "--service-request-entered";
 
 // _FUSERMOUNT3_CWD_FD is set by the launcher itself (never passed through):
 // the directory to return to when the caller's cwd had been deleted.
@@ -29,7 +30,8 @@ const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_
 // The service (src/service.ts) and its per-request children (never through
 // the launcher: both refuse unless real and effective uid are 0). Only the
 // service looks at systemd's socket-activation variables.
-const serviceMode = process.argv[2] === SERVICE_ARG ? "service" : process.argv[2] === SERVICE_REQUEST_ARG ? "request" : undefined;
+const serviceMode = process.argv[2] === SERVICE_ARG ? "service" : process.argv[2] === SERVICE_REQUEST_ARG ? "request"
+  : process.argv[2] === SERVICE_ENTERED_ARG ? "entered" : undefined;
 const activated = serviceMode === "service" && process.env.LISTEN_PID === String(process.pid) && process.env.LISTEN_FDS === "1" ? 3 : undefined;
 const commFd = process.env._FUSE_COMMFD;
 const device = process.env.FUSE_KERN_DEVICE;
@@ -72,6 +74,7 @@ c.setRlimit(c.RLIMIT.CORE, 0n, 0n);
 try {
   if (serviceMode === "service") (require("../src/service.ts") as typeof import("../src/service.ts")).serviceMain(process.argv.slice(3), activated);
   if (serviceMode === "request") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).serveOneRequest();
+  if (serviceMode === "entered") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).serveEnteredRequest();
   main(process.argv0 || undefined, process.argv.slice(2), { commFd, device });
 } catch (e) {
   // A bug must still end in one line and exit 1, never a stack trace.

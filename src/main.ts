@@ -18,8 +18,11 @@ import { watchdog, probeMain, PROBE_ARG } from "./autounmount.ts";
 import { VERSION } from "./version.ts";
 
 // callerFd: served by the service, the caller's fds are not ours; it maps a
-// caller's fd number to the fd that carries it here (undefined: not passed).
-export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined };
+// caller's fd number to the fd that carries it here (undefined: not passed);
+// elsewhere: why the caller's mount namespace or root cannot be served
+// (src/servicens.ts), refused here so that it is reported and audited as
+// every refusal is.
+export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined; elsewhere?: string };
 
 // The comm socket must be one the fd can travel over: an AF_UNIX stream or
 // seqpacket socket (go-fuse uses seqpacket). On anything else SCM_RIGHTS is
@@ -64,6 +67,7 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
 
   const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
   ctx.audit.begin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
+  if (env.elsewhere !== undefined) refuse(env.elsewhere);
   const mountpoint = resolveMountpoint(p.operands[0]!);
   try {
     return act(ctx, p, env, mountpoint);

@@ -12,13 +12,17 @@
 // connection (SO_PEERCRED, SO_PEERGROUPS: never from the message), puts the
 // caller's fds where the set-uid path has them, enters the caller's cwd, and
 // runs the same main() as the set-uid path, which ends with _exit(status).
-// The service waits for that exit and sends the status to the caller.
+// The service waits for that exit and sends the status to the caller. A caller
+// in another mount namespace or root is served there instead: this process
+// becomes the request in the caller's namespace (src/servicens.ts), under the
+// same pid, and ends the same way.
 
 import * as c from "./sys/libc.ts";
 import { main, serve, type Env } from "./main.ts";
 import { parseFdNumber } from "./policy/paths.ts";
 import { parseRequest, launcherFilter, encodeStatusReply, MAX_REQUEST_BYTES, BASE_FDS, type ServiceRequest } from "../protocol/service.ts";
 import type { Credentials } from "./sys/creds.ts";
+import { serveWhereTheCallerIs, callerIsHere, takeHandover } from "./servicens.ts";
 
 export const SERVICE_REQUEST_ARG = "--service-request";
 const CONN = 3;
@@ -40,6 +44,7 @@ export function replyAndClose(conn: number, status: number): void {
 type Received = {
   caller: Credentials;
   pid: number;
+  pidfd: number; // SO_PEERPIDFD of the connecting process, or -errno (< Linux 6.5)
   request: ServiceRequest;
   stdio: [number, number, number];
   cwd: number;
@@ -53,8 +58,9 @@ function receive(conn: number): Received | undefined {
   const peer = c.peerCred(conn);
   const groups = c.peerGroups(conn);
   if (typeof peer === "number" || typeof groups === "number") return undefined;
+  const pidfd = c.peerPidfd(conn);
   const got = c.recvMessageFds(conn, MAX_REQUEST_BYTES + 1, BASE_FDS + 2);
-  if (typeof got === "number") return undefined;
+  if (typeof got === "number") { if (pidfd >= 0) c.close(pidfd); return undefined; }
   const parsed = got.truncated ? { ok: false as const, error: "request too long or too many fds" } : parseRequest(got.data);
   const want = parsed.ok ? BASE_FDS + (parsed.request.commFdAttached ? 1 : 0) : -1;
   if (!parsed.ok || got.fds.length !== want) {
@@ -62,21 +68,23 @@ function receive(conn: number): Received | undefined {
     const why = parsed.ok ? `malformed service request: ${got.fds.length} fds, expected ${want}` : `malformed service request: ${parsed.error}`;
     if (stderr >= 0) c.writeAll(stderr, `fusermount3: ${why}\n`);
     for (const fd of got.fds) c.close(fd);
+    if (pidfd >= 0) c.close(pidfd);
     return undefined;
   }
   const [in0, out1, err2, cwd, comm] = got.fds as [number, number, number, number, number | undefined];
-  return { caller: { uid: peer.uid, gid: peer.gid, groups }, pid: peer.pid, request: parsed.request, stdio: [in0, out1, err2], cwd, comm };
+  return { caller: { uid: peer.uid, gid: peer.gid, groups }, pid: peer.pid, pidfd, request: parsed.request, stdio: [in0, out1, err2], cwd, comm };
 }
 
 // The variables as the launcher would pass them, and the caller's comm fd
 // under the number _FUSE_COMMFD names (a comm fd nothing names is closed).
-function environment(r: Received): Env {
-  const env = launcherFilter(r.request.env);
+// elsewhere: why this caller's namespace cannot be served (main refuses it).
+function environment(request: ServiceRequest, r: { comm: number | undefined }, elsewhere?: string): Env {
+  const env = launcherFilter(request.env);
   const commNumber = env._FUSE_COMMFD !== undefined ? parseFdNumber(env._FUSE_COMMFD) : undefined;
   if (r.comm !== undefined && commNumber === undefined) { c.close(r.comm); r.comm = undefined; }
   const comm = r.comm;
   const callerFd = (n: number): number | undefined => (comm !== undefined && n === commNumber ? comm : undefined);
-  return { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd };
+  return { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd, ...(elsewhere !== undefined ? { elsewhere } : {}) };
 }
 
 export function serveOneRequest(): never {
@@ -94,37 +102,59 @@ export function serveOneRequest(): never {
   // /bin/umount write to the caller's stderr, as on the set-uid path).
   r.stdio.forEach((from, to) => { if (c.dup2(from, to) !== to) fail("cannot take the caller's standard fds"); });
   for (const fd of new Set(r.stdio)) if (fd > 2) c.close(fd);
+  const elsewhere = serveWhereTheCallerIs({
+    argv0: r.request.argv[0] || "fusermount", request: r.request, caller: r.caller, pid: r.pid, pidfd: r.pidfd, cwd: r.cwd, comm: r.comm, notice: NOTICE,
+  });
+  if (r.pidfd >= 0) c.close(r.pidfd);
   // The caller's cwd, for a relative mountpoint; main() goes to "/" once the
   // mountpoint is resolved.
   const cd = c.fchdir(r.cwd);
   c.close(r.cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
-  const env = environment(r);
+  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere);
+}
+
+// `--service-request-entered`: the same request, in the caller's mount
+// namespace, exec'd by nsenter from serveWhereTheCallerIs().
+export function serveEnteredRequest(): never {
+  const e = takeHandover();
+  return runForCaller(e.request, e.caller, e.pid, { comm: e.comm }, e.notice, e.elsewhere);
+}
+
+// The common ending of a request child: the caller's comm fd and the watch
+// notice, then main().
+function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, r: { comm: number | undefined }, notice: number, elsewhere?: string): never {
+  const env = environment(req, r, elsewhere);
   let told = false;
   const watching = () => {
     if (told) return;
     told = true;
     c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the watch
-    c.writeAll(NOTICE, "W");
-    c.close(NOTICE);
+    c.writeAll(notice, "W");
+    c.close(notice);
   };
-  const [argv0, ...args] = r.request.argv;
-  return main(argv0 || undefined, args, env, { caller: r.caller, pid: r.pid, watching });
+  const [argv0, ...args] = req.argv;
+  return main(argv0 || undefined, args, env, { caller, pid, watching });
 }
 
 // In a request thread: the same request, the caller's fds kept where they
 // arrived (this thread's own fd table), the status returned after every fd
-// of the request is closed. The thread's cwd is its own (CLONE_FS).
+// of the request is closed. The thread's cwd is its own (CLONE_FS). The
+// service sent it here because the caller looked local; the kernel's answer
+// through the pidfd decides.
 export function serveInThread(conn: number): number {
   const r = receive(conn);
   if (!r) return 1;
-  const cd = c.fchdir(r.cwd);
+  const here = callerIsHere(r.pid, r.pidfd);
+  if (r.pidfd >= 0) c.close(r.pidfd);
+  const cd = here === true ? c.fchdir(r.cwd) : 0;
   c.close(r.cwd);
   let status = 1;
-  if (cd < 0) c.writeAll(r.stdio[2], `fusermount3: cannot enter the caller's working directory: ${c.strerror(-cd)}\n`);
+  if (here !== true) c.writeAll(r.stdio[2], `fusermount3: ${here === false ? "your mount namespace or root changed while the request waited: run it again" : here}\n`);
+  else if (cd < 0) c.writeAll(r.stdio[2], `fusermount3: cannot enter the caller's working directory: ${c.strerror(-cd)}\n`);
   else {
     const [argv0, ...args] = r.request.argv;
-    const env = environment(r);
+    const env = environment(r.request, r);
     const watching = () => { throw new Error("an auto-unmount watch cannot be served in a service thread"); };
     status = serve(argv0 || undefined, args, env, {
       caller: r.caller, pid: r.pid, watching, errFd: r.stdio[2], outFd: r.stdio[1], inThread: true,

@@ -97,6 +97,8 @@ const lib = dlopen("libc.so.6", {
   posix_spawnattr_setsigdefault: { args: [P, P], returns: i32 },
   sigfillset: { args: [P], returns: i32 },
   sigemptyset: { args: [P], returns: i32 },
+  chroot: { args: [P], returns: i32 },
+  execve: { args: [P, P, P], returns: i32 },
 }).symbols;
 
 // i64_fast returns a number when the value fits, which it always does here.
@@ -230,6 +232,8 @@ export const madvise = (addr: bigint, len: bigint, advice: number): number => (l
 export const isatty = (fd: number): boolean => lib.isatty(fd) === 1;
 export const alarm = (seconds: number): number => lib.alarm(seconds);
 export const ioctl = (fd: number, request: number, arg = 0): number => (lib.ioctl(fd, request, arg) < 0 ? -errno() : 0);
+// For the ioctls whose result is the return value (a new fd, a type), or -errno.
+export const ioctlValue = (fd: number, request: number): number => { const rc = lib.ioctl(fd, request, 0); return rc < 0 ? -errno() : rc; };
 
 // ---- output ---------------------------------------------------------------
 
@@ -449,10 +453,10 @@ export const UMOUNT_NOFOLLOW = 8;
 // thread (nptl setxid broadcast) or do not exist.
 const SYS = {
   move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, openat2: 437,
-  statmount: 457, listmount: 458, pidfd_open: 434,
+  statmount: 457, listmount: 458, pidfd_open: 434, pidfd_send_signal: 424,
   ...(process.arch === "arm64"
-    ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263, gettid: 178 }
-    : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301, gettid: 186 }),
+    ? { setgroups: 159, capget: 90, capset: 91, fanotify_init: 262, fanotify_mark: 263, gettid: 178, memfd_create: 279 }
+    : { setgroups: 116, capget: 125, capset: 126, fanotify_init: 300, fanotify_mark: 301, gettid: 186, memfd_create: 319 }),
 } as const;
 export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
@@ -483,9 +487,10 @@ export function moveMountToFd(mntfd: number, targetfd: number): number {
   const e = Number(ptr(empty));
   return rcOrErrno(NUM(lib.syscall(SYS.move_mount, mntfd, e, targetfd, e, 0x4 | 0x40)));
 }
-export function closeRange(first: number, last: number): number {
-  return rcOrErrno(NUM(lib.syscall(SYS.close_range, first, last, 0, 0, 0)));
+export function closeRange(first: number, last: number, flags = 0): number {
+  return rcOrErrno(NUM(lib.syscall(SYS.close_range, first, last, flags, 0, 0)));
 }
+export const CLOSE_RANGE_CLOEXEC = 4;
 
 // Kernel messages queued on an fs context after a failed fsconfig ("e ...").
 export function fsContextMessages(fsfd: number): string[] {
@@ -909,6 +914,51 @@ export function sendMessageFds(sock: number, data: Uint8Array, fds: readonly num
     void iov;
     return n < 0 ? -errno() : n;
   }
+}
+
+// The peer's pidfd (SO_PEERPIDFD, Linux 6.5+): the process that connected,
+// whatever its pid number names by now. Close-on-exec; or -errno.
+export function peerPidfd(fd: number): number {
+  const b = Buffer.alloc(4);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(4);
+  if (lib.getsockopt(fd, SOL_SOCKET, 77 /* SO_PEERPIDFD */, ptr(b), ptr(len)) < 0) return -errno();
+  return b.readInt32LE(0);
+}
+
+// 0 while the pidfd's process lives (signal 0: nothing is sent), or -errno
+// (ESRCH once it has exited).
+export function pidfdAlive(pidfd: number): number {
+  return rcOrErrno(NUM(lib.syscall(SYS.pidfd_send_signal, pidfd, 0, 0, 0, 0)));
+}
+
+// An anonymous memory file (close-on-exec, sealable), or -errno.
+export function memfdCreate(name: string): number {
+  const n = cstr(name);
+  return rcOrErrno(NUM(lib.syscall(SYS.memfd_create, Number(ptr(n)), 0x1 /* MFD_CLOEXEC */ | 0x2 /* MFD_ALLOW_SEALING */, 0, 0, 0)));
+}
+// fcntl seals: SEAL | SHRINK | GROW | WRITE, i.e. the contents can never change.
+export const SEALS_ALL = 0x1 | 0x2 | 0x4 | 0x8;
+export const addSeals = (fd: number, seals: number): number => rcOrErrno(lib.fcntl(fd, 1033 /* F_ADD_SEALS */, seals));
+export const getSeals = (fd: number): number => rcOrErrno(lib.fcntl(fd, 1034 /* F_GET_SEALS */, 0));
+export const lseekStart = (fd: number): number => rcOrErrno(NUM(lib.syscall(process.arch === "arm64" ? 62 : 8 /* lseek */, fd, 0, 0 /* SEEK_SET */, 0, 0)));
+
+export function chroot(path: string): number {
+  return lib.chroot(ptr(cstr(path))) < 0 ? -errno() : 0;
+}
+
+// execve(2): replaces this process (every other thread goes with it). Only
+// returns on failure, with -errno.
+export function execve(path: string, argv: readonly string[], env: readonly string[]): number {
+  const strs = [...argv, ...env].map((s) => cstr(s));
+  const av = Buffer.alloc(8 * (argv.length + 1));
+  argv.forEach((_, i) => av.writeBigUInt64LE(BigInt(Number(ptr(strs[i]!))), i * 8));
+  const ev = Buffer.alloc(8 * (env.length + 1));
+  env.forEach((_, i) => ev.writeBigUInt64LE(BigInt(Number(ptr(strs[argv.length + i]!))), i * 8));
+  const p = cstr(path);
+  lib.execve(ptr(p), ptr(av), ptr(ev));
+  void strs;
+  return -errno();
 }
 
 // A pidfd for a child (close-on-exec by definition), or -errno.

@@ -4,17 +4,21 @@
 //
 //   serviceclient '<json spec>'
 //   spec: { socket, mode: "request"|"garbage"|"idle"|"truncated"|"nofds",
-//           argv?, env? }
+//           argv?, env?, chroot?, extraFds? }
 //   request: a well-formed request with fds 0, 1, 2 and cwd (the caller's own)
 //   garbage: bytes that are no request, with the same fds
 //   truncated: a header that promises more strings than it carries
 //   nofds: a well-formed request without any fd
 //   idle: connect, send nothing, report the answer (60 s at most)
+//   chroot: after connect(), chroot() there (in a user namespace of the
+//     caller's own: unshare -Ur) and chdir("/"), then send
+//   extraFds: paths opened (O_RDONLY) and sent after the request's own fds,
+//     as a client would send a namespace or root fd of its choosing
 
 import * as c from "../../src/sys/libc.ts";
 import { encodeRequest, decodeReply } from "../../protocol/service.ts";
 
-type Spec = { socket: string; mode: string; argv?: string[]; env?: Record<string, string> };
+type Spec = { socket: string; mode: string; argv?: string[]; env?: Record<string, string>; chroot?: string; extraFds?: string[] };
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
 const started = Date.now();
 function done(reply: unknown): never {
@@ -24,8 +28,13 @@ function done(reply: unknown): never {
 
 const s = c.connectUnix(spec.socket, c.SOCK.SEQPACKET);
 if (s < 0) done(`connect: ${c.strerror(-s)}`);
+if (spec.chroot !== undefined) {
+  const r = c.chroot(spec.chroot);
+  if (r < 0) done(`chroot: ${c.strerror(-r)}`);
+  c.chdir("/");
+}
 const cwd = c.open(".", c.O.PATH | c.O.DIRECTORY | c.O.CLOEXEC);
-const fds = [0, 1, 2, cwd];
+const fds = [0, 1, 2, cwd, ...(spec.extraFds ?? []).map((p) => c.open(p, c.O.RDONLY))];
 const argv = spec.argv ?? ["fusermount3", "-V"];
 let sent = 0;
 if (spec.mode === "idle") {
