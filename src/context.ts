@@ -14,4 +14,7 @@ export type Ctx = {
   // auto-unmount watch (the service tells the caller's launcher to stop its
   // deadline). Absent on the set-uid path.
   readonly watching?: () => void;
+  // Served by the service: the caller's process (SO_PEERCRED), alive while
+  // its launcher waits for the reply. Absent on the set-uid path.
+  readonly peerPid?: number;
 };
