@@ -95,7 +95,7 @@ if [ "$action" = uninstall ]; then
   if grep -q '^unit:' "$manifest" && systemd_runs; then
     systemctl disable --now $units || echo "install.sh: could not stop and disable $units (see above); removing them anyway" >&2
   fi
-  grep '^unit:' "$manifest" | while IFS= read -r entry; do rm -f -- "${entry#unit:}"; done
+  { grep '^unit:' "$manifest" || true; } | while IFS= read -r entry; do rm -f -- "${entry#unit:}"; done
   if grep -q '^unit:' "$manifest" && systemd_runs; then systemctl daemon-reload; fi
   while IFS= read -r f; do
     case "$f" in "$prefix"/*) rm -f -- "$f" ;; esac
