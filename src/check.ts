@@ -15,6 +15,7 @@ import { FUSE_CONF } from "./policy/fuseconf.ts";
 import { Refusal } from "./policy/refusal.ts";
 import { VERSION } from "./version.ts";
 import { FUSE_DEV_IOC_SYNC_INIT } from "../protocol/wire.ts";
+import { DEFAULT_SOCKET, encodeRequest, decodeReply } from "../protocol/service.ts";
 import * as d from "./policy/checkdiag.ts";
 
 type Report = {
@@ -31,6 +32,7 @@ type Report = {
   fuseConf: { mountMax: number; userAllowOther: boolean; ignoredLines: number[] };
   mounts: { yours: number; counted: number; mountMax: number; list: YourMount[] };
   launcherBuiltFor: string[] | null;
+  mode: { use: d.Mode; service: d.ServiceFacts; launcherSetuid: boolean; setuidWorks: boolean };
   apparmor: {
     enabled: boolean | null; label: string | null; mode: string | null; confined: boolean;
     profile: string; profilePresent: boolean; localRules: d.LocalRules; attachIsThisLauncher: boolean;
@@ -227,9 +229,60 @@ function appArmorFacts(launcher: c.Stat | null): d.AppArmorFacts {
   };
 }
 
-function noNewPrivs(): boolean | null {
-  const s = c.readFile("/proc/self/status", 1 << 16);
+// The caller's: served, this process is the service's child, and the caller's
+// launcher waits (alive) for the reply.
+function noNewPrivs(peerPid: number | undefined): boolean | null {
+  const s = c.readFile(peerPid === undefined ? "/proc/self/status" : `/proc/${peerPid}/status`, 1 << 16);
   return typeof s === "number" ? null : d.parseNoNewPrivs(s.toString("latin1"));
+}
+
+// ---- the service ----------------------------------------------------------------
+
+const SERVICE_PROBE_MS = 2000;
+
+// What the launcher would meet at the service's socket, found the way it
+// meets it (connect as the caller), then a -V through it: harmless, and it
+// needs a child of the service, so it shows the service works, not only
+// that something listens. Bounded by SERVICE_PROBE_MS; never waits in connect().
+function probeService(socket: string): d.ServiceFacts {
+  const facts = (state: d.ServiceState, detail = "", version: string | null = null): d.ServiceFacts =>
+    ({ socket, state, version, detail, served: false });
+  const s = c.connectUnix(socket, c.SOCK.SEQPACKET, c.SOCK_NONBLOCK);
+  if (s === -c.E.ENOENT) return facts("absent");
+  if (s === -c.E.ECONNREFUSED) return facts("stale", c.strerror(-s));
+  if (s === -c.E.EAGAIN) return facts("no-answer", "its queue of connections is full");
+  if (s < 0) return facts("unreachable", c.strerror(-s));
+  const out = c.pipe();
+  const devnull = c.tryOpen("/dev/null", c.O.RDWR | c.O.CLOEXEC);
+  const root = c.tryOpen("/", c.O.PATH | c.O.DIRECTORY | c.O.CLOEXEC);
+  try {
+    if (typeof out === "number" || devnull < 0 || root < 0) return facts("no-answer", "no fds for the request");
+    const sent = c.sendMessageFds(s, encodeRequest(["fusermount3", "-V"]), [devnull, out[1], devnull, root]);
+    c.close(out[1]);
+    if (sent < 0) return facts("no-answer", `send: ${c.strerror(-sent)}`);
+    const end = Date.now() + SERVICE_PROBE_MS;
+    for (;;) {
+      const left = end - Date.now();
+      const ev = left > 0 ? c.pollOne(s, c.POLL.IN, left) : 0;
+      if (ev === 0) return facts("no-answer", `no reply to -V within ${SERVICE_PROBE_MS} ms`);
+      if (ev < 0) { if (ev === -c.E.EINTR) continue; return facts("no-answer", `poll: ${c.strerror(-ev)}`); }
+      const r = c.recvBytes(s, 64, c.MSG_DONTWAIT);
+      if (r === -c.E.EAGAIN || r === -c.E.EINTR) continue;
+      if (typeof r === "number") return facts("no-answer", `recv: ${c.strerror(-r)}`);
+      const reply = r.length ? decodeReply(r) : undefined;
+      if (reply?.kind === "watching") continue;
+      if (reply?.kind !== "status") return facts("no-answer", r.length ? "a reply that is not the service protocol's" : "it closed the connection");
+      // Its child has exited: what it printed is in the pipe, or nothing is.
+      const printed = c.pollOne(out[0], c.POLL.IN, 0) > 0 ? c.readFd(out[0], 256) : -c.E.EAGAIN;
+      const version = typeof printed === "number" ? null : printed.toString("utf8").trim().split("\n")[0] || null;
+      return reply.status === 0 ? facts("answers", "", version) : facts("no-answer", `-V ended with status ${reply.status}`);
+    }
+  } finally {
+    c.close(s);
+    if (typeof out !== "number") c.close(out[0]);
+    if (devnull >= 0) c.close(devnull);
+    if (root >= 0) c.close(root);
+  }
 }
 
 // Paths read out of a binary are looked up as the caller, like its bytes.
@@ -331,12 +384,20 @@ export function check(ctx: Ctx, json: boolean): number {
 
   const helperStat = statOrNull(helper);
   const launcherStat = statOrNull(launcher);
-  const nnp = noNewPrivs();
+  const nnp = noNewPrivs(ctx.peerPid);
   const nosuid = launcherStat ? c.mountFlags(launcher) : 0;
+  const launcherNosuid = nosuid >= 0 && (nosuid & 2 /* ST_NOSUID */) !== 0;
+  // Served, the answer is this run; the socket is not asked again (from
+  // the service's side it would only be asking itself).
+  const service: d.ServiceFacts = ctx.peerPid !== undefined
+    ? { socket: DEFAULT_SOCKET, state: "answers", version: `fusermount3 version: ${VERSION}`, detail: "", served: true }
+    : probeService(DEFAULT_SOCKET);
+  const modeFacts: d.ModeFacts = { service, launcher, launcherFile: launcherStat, noNewPrivs: nnp, launcherNosuid, callerIsRoot: isRootCaller(caller) };
   findings.push(...d.installFindings({
     helper, helperFile: helperStat, launcher, launcherFile: launcherStat, privileged,
-    callerIsRoot: isRootCaller(caller), launcherNosuid: nosuid >= 0 && (nosuid & 2 /* ST_NOSUID */) !== 0, noNewPrivs: nnp,
+    callerIsRoot: isRootCaller(caller), launcherNosuid, noNewPrivs: nnp, serviceAnswers: d.serviceAnswers(service),
   }));
+  findings.push(...d.modeFindings(modeFacts));
   const lf = launcherStat ? launcherFacts(launcher, helper, prefix) : null;
   if (lf) findings.push(...d.launcherFindings(lf));
   const installed = installedHelpers(launcherStat);
@@ -351,6 +412,11 @@ export function check(ctx: Ctx, json: boolean): number {
     fuseConf: { mountMax: conf.mountMax, userAllowOther: conf.userAllowOther, ignoredLines: conf.ignoredLines },
     mounts: { yours, counted, mountMax: conf.mountMax, list },
     launcherBuiltFor: lf?.builtFor ?? null,
+    mode: {
+      use: d.modeOf(modeFacts), service,
+      launcherSetuid: launcherStat !== null && d.isSetuidRoot({ ...launcherStat, regular: (launcherStat.mode & c.S.IFMT) === c.S.IFREG }),
+      setuidWorks: d.setuidWorks(modeFacts),
+    },
     apparmor: {
       enabled: aa.enabled, label: aa.label?.label ?? null, mode: aa.label?.mode ?? null, confined: aa.label?.confined ?? false,
       profile: d.APPARMOR_PROFILE, profilePresent: aa.profilePresent, localRules: aa.localRules, attachIsThisLauncher: aa.attachIsThisLauncher,
@@ -363,14 +429,15 @@ export function check(ctx: Ctx, json: boolean): number {
     problems: findings.filter((f) => f.severity === "problem").map((f) => f.message),
     notes: findings.filter((f) => f.severity === "note").map((f) => f.message),
   };
-  ctx.say.out(json ? JSON.stringify(report, null, 2) + "\n" : formatReport(ctx.say.progname, report, syncInit));
+  ctx.say.out(json ? JSON.stringify(report, null, 2) + "\n" : formatReport(ctx.say.progname, report, syncInit, d.describeMode(modeFacts)));
   return report.problems.length === 0 ? 0 : 1;
 }
 
-function formatReport(progname: string, r: Report, s: d.SyncInitFacts): string {
+function formatReport(progname: string, r: Report, s: d.SyncInitFacts, modeLine: string): string {
   const aa = r.apparmor;
   const lines = [
     `fusermount3 ${r.version}: launcher ${r.launcher}, helper ${r.helper}${r.privileged ? "" : " (not running as root)"}`,
+    `mode: ${modeLine}`,
     `kernel ${r.kernel}; FUSE protocol ${r.fuseProtocol ?? "unknown"}; synchronous FUSE_INIT ${d.describeSyncInit(s)}`,
     `${r.device.path}: ${r.device.present ? `mode ${r.device.mode}, ${r.device.usable ? "usable by you" : "not usable by you"}` : "missing"}`,
     `${FUSE_CONF}: mount_max = ${r.fuseConf.mountMax}, user_allow_other ${r.fuseConf.userAllowOther ? "set" : "not set"}` +

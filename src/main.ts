@@ -124,7 +124,7 @@ export function serve(argv0: string | undefined, args: readonly string[], env: E
   const say = new Reporter(argv0 || "fusermount", served?.errFd ?? 2, served?.outFd ?? 1);
   const who = served ? Privileges.forPeer(caller) : new Privileges(caller);
   const audit = new AuditTrail(caller, undefined, served ? served.pid : process.pid);
-  const ctx: Ctx = served ? { who, say, audit, watching: served.watching, inThread: served.inThread } : { who, say, audit };
+  const ctx: Ctx = served ? { who, say, audit, watching: served.watching, inThread: served.inThread, peerPid: served.pid } : { who, say, audit };
   try {
     // The runtime has already decoded argv as UTF-8, replacing bytes it could
     // not decode with U+FFFD: such a path would name a different file than the

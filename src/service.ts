@@ -110,6 +110,10 @@ export function serviceMain(args: readonly string[], activated: number | undefin
   const devnull = c.open("/dev/null", c.O.RDWR | c.O.CLOEXEC);
   const self = process.execPath;
   log(`listening on ${activated !== undefined ? "the socket systemd passed" : path} (pid ${process.pid})`);
+  const caps = c.capget();
+  if (typeof caps === "number" || (caps.effective & c.capBit(c.CAP.SYS_PTRACE)) === 0n) {
+    log("no CAP_SYS_PTRACE: where a caller is cannot be seen, so every request takes a process of its own and callers in another mount namespace are refused (add it to CapabilityBoundingSet=)");
+  }
 
   const waiting = new Map<number, Waiting>(); // by connection fd
   const running = new Map<number, Running>(); // by pidfd

@@ -123,6 +123,7 @@ export type InstallFacts = {
   callerIsRoot: boolean;        // real uid 0
   launcherNosuid: boolean;      // the launcher's filesystem is mounted nosuid
   noNewPrivs: boolean | null;
+  serviceAnswers: boolean;      // the launcher's requests go to the service
 };
 
 const S_ISUID = 0o4000, S_ISGID = 0o2000;
@@ -136,21 +137,104 @@ export function installFindings(f: InstallFacts): Finding[] {
   }
   if (!f.launcherFile) {
     out.push(problem("launcher-missing", `launcher ${launcher} not found next to the helper: reinstall with ./install.sh`));
-  } else if (f.launcherFile.uid !== 0 || (f.launcherFile.mode & 0o7777) !== 0o4755) {
+  } else if (f.launcherFile.uid !== 0 || ((f.launcherFile.mode & 0o7777) !== 0o4755 && (f.launcherFile.mode & 0o7777) !== 0o755)) {
+    // 0755 is an installation without set-uid (install.sh --no-setuid): modeFindings.
     out.push(problem("launcher-mode", `${launcher} must be owned by root with mode 4755 (chown root:root ${launcher}; chmod 4755 ${launcher})`));
   }
-  if (!f.privileged && !f.callerIsRoot) {
+  // With a service answering, the launcher's set-uid bit does not matter.
+  if (!f.privileged && !f.callerIsRoot && !f.serviceAnswers) {
     if (f.noNewPrivs) {
       out.push(problem("no-new-privs", "NoNewPrivileges is set for this process (NoNewPrivs: 1 in /proc/self/status), so the kernel " +
-        "ignores the set-uid bit of every fusermount3: run the FUSE server outside the NoNewPrivileges sandbox " +
-        "(systemd NoNewPrivileges=, setpriv --no-new-privs, bwrap, containers)"));
+        `ignores the set-uid bit of every fusermount3: start the fusermount3 service, which works under it (${START_SERVICE}), ` +
+        "or run the FUSE server outside the NoNewPrivileges sandbox (systemd NoNewPrivileges=, setpriv --no-new-privs, bwrap, containers)"));
     }
     if (f.launcherNosuid) {
-      out.push(problem("launcher-nosuid", `${launcher} is on a filesystem mounted nosuid, so it cannot run as root: install it elsewhere (./install.sh --prefix DIR)`));
+      out.push(problem("launcher-nosuid", `${launcher} is on a filesystem mounted nosuid, so it cannot run as root: install it elsewhere (./install.sh --prefix DIR) or start the fusermount3 service (${START_SERVICE})`));
     }
-    if (!f.noNewPrivs && !f.launcherNosuid) {
+    if (!f.noNewPrivs && !f.launcherNosuid && (!f.launcherFile || isSetuidRoot({ ...f.launcherFile, regular: true }))) {
       out.push(problem("not-root", `not running as root: run fusermount3 through its set-uid launcher ${launcher}`));
     }
+  }
+  return out;
+}
+
+// ---- the mode: the service, the set-uid launcher, or neither -------------------
+
+export const START_SERVICE = "systemctl enable --now fusermount3.socket, or ./install.sh --service";
+
+// What connecting to the service's socket as the caller found.
+//   answers      a -V request through it came back (version: what it printed)
+//   absent       no file at the socket's path
+//   stale        a file there, but nothing listens (ECONNREFUSED): the launcher falls back
+//   unreachable  connect() failed otherwise (EACCES …): the launcher falls back
+//   no-answer    connected, but no reply within the deadline: every launcher waits for it
+export type ServiceState = "answers" | "absent" | "stale" | "unreachable" | "no-answer";
+export type ServiceFacts = {
+  socket: string; state: ServiceState;
+  version: string | null;  // "fusermount3 version: …" as the service printed it
+  detail: string;          // strerror, or what went wrong
+  served: boolean;         // this report itself came through the service
+};
+export type ModeFacts = {
+  service: ServiceFacts;
+  launcher: string; launcherFile: FileFacts;
+  noNewPrivs: boolean | null;   // the caller's
+  launcherNosuid: boolean;
+  callerIsRoot: boolean;
+};
+export type Mode = "service" | "set-uid" | "none";
+
+export const serviceAnswers = (s: ServiceFacts): boolean => s.served || s.state === "answers";
+
+// Whether the set-uid path can make this caller root.
+export function setuidWorks(f: ModeFacts): boolean {
+  if (f.callerIsRoot) return true;
+  return f.launcherFile !== null && isSetuidRoot({ ...f.launcherFile, regular: true }) && !f.noNewPrivs && !f.launcherNosuid;
+}
+
+export function modeOf(f: ModeFacts): Mode {
+  return serviceAnswers(f.service) ? "service" : setuidWorks(f) ? "set-uid" : "none";
+}
+
+export function describeService(s: ServiceFacts): string {
+  switch (s.state) {
+    case "answers": return `the service at ${s.socket} answers (${s.version ?? "no version printed"})${s.served ? "; this report came through it" : ""}`;
+    case "absent": return `no service at ${s.socket}`;
+    case "stale": return `${s.socket} exists but no service listens (${s.detail})`;
+    case "unreachable": return `cannot connect to ${s.socket} (${s.detail})`;
+    case "no-answer": return `a service at ${s.socket} took the connection but did not answer (${s.detail})`;
+  }
+}
+
+export function describeMode(f: ModeFacts): string {
+  const svc = describeService(f.service);
+  const why = f.launcherFile === null ? "no launcher" : !isSetuidRoot({ ...f.launcherFile, regular: true }) ? "the launcher is not set-uid root"
+    : f.noNewPrivs ? "NoNewPrivileges is set" : f.launcherNosuid ? "the launcher is on a nosuid filesystem" : "";
+  switch (modeOf(f)) {
+    case "service": return `the service first (${svc}); set-uid fallback ${setuidWorks(f) ? "available" : `none (${why})`}`;
+    case "set-uid": return `the set-uid launcher (${svc})`;
+    case "none": return `none (${svc}; ${why})`;
+  }
+}
+
+export function modeFindings(f: ModeFacts): Finding[] {
+  const out: Finding[] = [];
+  const s = f.service;
+  const mode = modeOf(f);
+  if (s.state === "no-answer") {
+    out.push(problem("service-no-answer", `a service takes connections at ${s.socket} but did not answer (${s.detail}), so every ` +
+      `fusermount3 waits for it: restart it (systemctl restart fusermount3.service)`));
+  }
+  if (mode === "set-uid" && (s.state === "stale" || s.state === "unreachable")) {
+    const fix = s.state === "stale" ? `start the service (${START_SERVICE}) or remove the stale socket (rm ${s.socket})`
+      : `give the socket mode 0666 in a directory of mode 0755 (SocketMode=0666, DirectoryMode=0755)`;
+    out.push(note(`service-${s.state}`, `${describeService(s)}, so the launcher uses its set-uid path: ${fix}`));
+  }
+  // NoNewPrivileges and a nosuid launcher have findings of their own (installFindings).
+  if (mode === "none" && s.state !== "no-answer" && !f.noNewPrivs && !f.launcherNosuid && f.launcherFile !== null) {
+    const l = f.launcher;
+    out.push(problem("no-mode", `nothing can mount for you: ${describeService(s)} and ${l} is not set-uid root: ` +
+      `start the fusermount3 service (${START_SERVICE}) or make the launcher set-uid root (chown root:root ${l}; chmod 4755 ${l})`));
   }
   return out;
 }

@@ -112,7 +112,7 @@ export const E = {
   EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13,
   EBUSY: 16, EEXIST: 17, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ENOTTY: 25,
   EPIPE: 32, ERANGE: 34, ENAMETOOLONG: 36, ENOSYS: 38, ELOOP: 40, ENOTSOCK: 88, EOPNOTSUPP: 95,
-  ECONNABORTED: 103, ENXIO: 6, EXDEV: 18, ENOTCONN: 107, ETIMEDOUT: 110, EWOULDBLOCK: 11, ENOPARAM: 519,
+  ECONNABORTED: 103, ENXIO: 6, EXDEV: 18, ENOTCONN: 107, ETIMEDOUT: 110, ECONNREFUSED: 111, EWOULDBLOCK: 11, ENOPARAM: 519,
 } as const;
 
 // A failed call, carrying errno for the message.
@@ -816,10 +816,12 @@ export function listenUnix(path: string, type: number, backlog: number): number 
 }
 
 // connect() to an AF_UNIX socket of `type`; the fd (close-on-exec) or -errno.
-export function connectUnix(path: string, type: number): number {
+// flags: SOCK_NONBLOCK, so that a listener with a full backlog is EAGAIN
+// instead of a wait.
+export function connectUnix(path: string, type: number, flags = 0): number {
   const sa = sockaddrUn(path);
   if (!sa) return -E.ENAMETOOLONG;
-  const fd = lib.socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  const fd = lib.socket(AF_UNIX, type | SOCK_CLOEXEC | flags, 0);
   if (fd < 0) return -errno();
   if (lib.connect(fd, ptr(sa), sa.length) < 0) { const e = errno(); close(fd); return -e; }
   return fd;

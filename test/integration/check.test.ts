@@ -47,6 +47,7 @@ integration("check tests", () => {
     const r = runAs(u, [OURS, "--check"], { argv0: "fusermount3" });
     t.equal(r.code, 0, r.stdout);
     t.match(r.stdout, /^fusermount3 \d+\.\d+\.\d+: launcher .*\/bin\/fusermount3, helper .*fusermount3-bun\n/);
+    t.match(r.stdout, /\nmode: the set-uid launcher \(no service at \/run\/fusermount3\/service\.sock\)\n/);
     t.match(r.stdout, /FUSE protocol 7\.\d+; synchronous FUSE_INIT (supported, works end to end|not supported \(Linux 6\.18\+ has it; .*\))\n/);
     t.match(r.stdout, /\/dev\/fuse: mode 0666, usable by you\n/);
     t.match(r.stdout, /\nAppArmor: not in this kernel; NoNewPrivileges not set\n/);
@@ -59,6 +60,8 @@ integration("check tests", () => {
     t.match(String(j.fuseProtocol), /^7\.\d+$/);
     t.equal(j.noNewPrivs, false);
     t.same(j.launcherBuiltFor, [OURS_HELPER], "the launcher runs this helper");
+    t.same(j.mode, { use: "set-uid", service: { socket: "/run/fusermount3/service.sock", state: "absent", version: null, detail: "", served: false },
+      launcherSetuid: true, setuidWorks: true });
     t.same((j.apparmor as Record<string, unknown>).confined, false);
     if (syncInitSupported) t.same(j.syncInitEndToEnd, { result: "works", detail: "" }, "FUSE_INIT answered synchronously, as root");
     // Debian's own helper sits in /usr/bin here: a note, never a problem.
@@ -92,7 +95,8 @@ integration("check tests", () => {
   t.test("NoNewPrivileges: the set-uid bit is ignored, and the check says why", async (t) => {
     const r = runAs(u, ["/usr/bin/setpriv", "--no-new-privs", OURS, "--check"]);
     t.equal(r.code, 1, r.stdout);
-    t.match(r.stdout, /: NoNewPrivileges is set for this process \(NoNewPrivs: 1 in \/proc\/self\/status\), so the kernel ignores the set-uid bit of every fusermount3: run the FUSE server outside the NoNewPrivileges sandbox \(systemd NoNewPrivileges=, setpriv --no-new-privs, bwrap, containers\)\n/);
+    t.match(r.stdout, /: NoNewPrivileges is set for this process \(NoNewPrivs: 1 in \/proc\/self\/status\), so the kernel ignores the set-uid bit of every fusermount3: start the fusermount3 service, which works under it \(systemctl enable --now fusermount3\.socket, or \.\/install\.sh --service\), or run the FUSE server outside the NoNewPrivileges sandbox \(systemd NoNewPrivileges=, setpriv --no-new-privs, bwrap, containers\)\n/);
+    t.match(r.stdout, /\nmode: none \(no service at \/run\/fusermount3\/service\.sock; NoNewPrivileges is set\)\n/);
     t.notMatch(r.stdout, /not running as root: run fusermount3 through/, "one problem, one line");
     t.match(r.stdout, /; NoNewPrivileges set\n/);
     const j = parse(runAs(u, ["/usr/bin/setpriv", "--no-new-privs", OURS, "--check", "--json"]).stdout, t);
@@ -208,6 +212,80 @@ integration("check tests", () => {
     const j = parse(runAs(null, [...deny, OURS, "--check", "--json"]).stdout, t);
     t.same(j.syncInitEndToEnd, { result: "failed", detail: "fsopen/fsconfig: Operation not permitted" });
     t.same(ids(j), ["sync-init-failed"]);
+  });
+
+  // The service's socket in a private /run (an overlay, so the machine's is
+  // never written), in a namespace of its own; `body` runs there. Every
+  // process it starts is ended by PID before it returns.
+  const withPrivateRun = (body: string) => inNamespace(`
+    t=$(mktemp -d /tmp/fm-check-run-XXXXXX); mount -t tmpfs tmpfs "$t"; mkdir "$t/u" "$t/w"
+    mount -t overlay overlay -o lowerdir=/run,upperdir="$t/u",workdir="$t/w" /run
+    mkdir -p /run/fusermount3; mount -t tmpfs -o mode=0755 tmpfs /run/fusermount3
+    S=/run/fusermount3/service.sock
+    pids=""; trap 'for p in $pids; do kill -9 $p 2>/dev/null || true; done' EXIT
+    service() { ${OURS_HELPER} --service 2>/dev/null & pids="$pids $!"; for i in $(seq 100); do [ -S $S ] && return; sleep 0.05; done; echo "no service"; }
+    # A socket file nobody listens on, as a service killed without cleaning up leaves it.
+    stale() { python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind(sys.argv[1])' $S; chmod 0666 $S; }
+    ${body}`, {}, 60000);
+  const between = (out: string, a: string, b: string) => out.slice(out.indexOf(a) + a.length, out.indexOf(b));
+
+  t.test("mode: a service answers, and the report comes through it (also under NoNewPrivileges)", async (t) => {
+    const r = withPrivateRun(`
+      service
+      ${asUser(`${OURS} --check`)}
+      echo ==JSON==; ${asUser(`/usr/bin/setpriv --no-new-privs ${OURS} --check --json`)}; echo ==END==`);
+    t.match(r.stdout, /\nmode: the service first \(the service at \/run\/fusermount3\/service\.sock answers \(fusermount3 version: \d+\.\d+\.\d+\); this report came through it\); set-uid fallback available\n/, r.stderr);
+    t.match(r.stdout, /no problems found\nexit=0\n/);
+    const j = parse(between(r.stdout, "==JSON==", "exit=0\n==END=="), t);
+    t.match(j.mode, { use: "service", service: { state: "answers", served: true }, launcherSetuid: true, setuidWorks: false });
+    t.equal(j.noNewPrivs, true, "the caller's NoNewPrivileges, not the service's");
+    t.same(j.problems, [], "under NoNewPrivileges, the service is the way: no problem");
+  });
+
+  t.test("mode: a stale socket (the service was killed) is a note; the set-uid path is used", async (t) => {
+    const r = withPrivateRun(`
+      service; kill -9 $pids; wait 2>/dev/null || true; chmod 0666 $S
+      ${asUser(`${OURS} --check`)}`);
+    t.match(r.stdout, /\nmode: the set-uid launcher \(\/run\/fusermount3\/service\.sock exists but no service listens \(Connection refused\)\)\n/);
+    t.match(r.stdout, /fusermount3: note: \/run\/fusermount3\/service\.sock exists but no service listens \(Connection refused\), so the launcher uses its set-uid path: start the service \(systemctl enable --now fusermount3\.socket, or \.\/install\.sh --service\) or remove the stale socket \(rm \/run\/fusermount3\/service\.sock\)\n/);
+    t.match(r.stdout, /no problems found\nexit=0\n$/);
+  });
+
+  t.test("mode: a socket the caller may not connect to is a note", async (t) => {
+    const r = withPrivateRun(`
+      service; chmod 0600 $S
+      ${asUser(`${OURS} --check`)}`);
+    t.match(r.stdout, /fusermount3: note: cannot connect to \/run\/fusermount3\/service\.sock \(Permission denied\), so the launcher uses its set-uid path: give the socket mode 0666 in a directory of mode 0755 \(SocketMode=0666, DirectoryMode=0755\)\n/);
+    t.match(r.stdout, /exit=0\n$/);
+  });
+
+  t.test("mode: a service that takes connections but never answers is a problem, found within the deadline", async (t) => {
+    // The launcher would wait for it: the helper is asked directly.
+    const r = withPrivateRun(`
+      python3 -c 'import socket,sys,os,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(8); time.sleep(60)' $S & pids="$pids $!"
+      for i in $(seq 100); do [ -S $S ] && break; sleep 0.05; done; sleep 0.2
+      start=$(date +%s%N); ${asUser(`${OURS_HELPER} --check`)}; echo "ms=$(( ($(date +%s%N) - start) / 1000000 ))"`);
+    t.match(r.stdout, /: a service takes connections at \/run\/fusermount3\/service\.sock but did not answer \(no reply to -V within 2000 ms\), so every fusermount3 waits for it: restart it \(systemctl restart fusermount3\.service\)\n/);
+    t.match(r.stdout, /exit=1\n/);
+    const ms = Number(/ms=(\d+)/.exec(r.stdout)?.[1]);
+    t.ok(ms < 12000, `bounded (${ms} ms in all)`);
+  });
+
+  t.test("mode: neither a service nor a set-uid launcher: one line naming both fixes", async (t) => {
+    const plain = `${rootDir}/fusermount3-not-setuid`;
+    execFileSync("install", ["-m", "0755", OURS, plain]);
+    const r = withPrivateRun(`
+      mount --bind ${plain} ${OURS}
+      ${asUser(`${OURS} --check`)}
+      stale
+      ${asUser(`${OURS} --check`)}`);
+    const fix = "start the fusermount3 service \\(systemctl enable --now fusermount3\\.socket, or \\./install\\.sh --service\\) or make the launcher set-uid root " +
+      `\\(chown root:root ${OURS}; chmod 4755 ${OURS}\\)`;
+    t.match(r.stdout, new RegExp(`fusermount3: nothing can mount for you: no service at /run/fusermount3/service\\.sock and ${OURS} is not set-uid root: ${fix}\\n`));
+    t.match(r.stdout, new RegExp(`fusermount3: nothing can mount for you: /run/fusermount3/service\\.sock exists but no service listens \\(Connection refused\\) and ${OURS} is not set-uid root: ${fix}\\n`));
+    t.match(r.stdout, /\nmode: none \(no service at \/run\/fusermount3\/service\.sock; the launcher is not set-uid root\)\n/);
+    t.notMatch(r.stdout, /: not running as root: |must be owned by root with mode 4755/, "one problem, one line");
+    t.equal(r.stdout.match(/exit=1\n/g)?.length, 2);
   });
 
   t.test("--check takes no mountpoint; --json needs --check", async (t) => {

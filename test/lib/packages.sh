@@ -9,9 +9,11 @@
 # util-linux tools the tests and install.sh use (unshare, setpriv, runuser,
 # findmnt, script, mount), useradd, pgrep, man for the man page check; apparmor
 # and lintian for the AppArmor profile and Debian package tests (dpkg-dev for
-# the exact libc6 dependency); python3 for sockets of other kinds and deep cwds.
+# the exact libc6 dependency); python3 for sockets of other kinds and deep cwds;
+# systemd for systemd-analyze verify and systemd-socket-activate (the service's
+# units, run without systemd as PID 1).
 TEST_PACKAGES=(fuse3 bindfs squashfuse fuse-zip squashfs-tools zip gcc libc6-dev util-linux bsdutils mount
-  passwd procps man-db groff-base apparmor lintian dpkg-dev python3)
+  passwd procps man-db groff-base apparmor lintian dpkg-dev python3 systemd)
 
 # Installs the missing ones (apt-get update only then), without stdin.
 install_test_packages() {

@@ -100,24 +100,73 @@ t.test("appArmorFindings", async (t) => {
 const inst = (o: Partial<d.InstallFacts>): d.InstallFacts => ({
   helper: "/p/lib/fusermount3/fusermount3-bun", helperFile: { mode: 0o100755, uid: 0 },
   launcher: "/p/bin/fusermount3", launcherFile: { mode: 0o104755, uid: 0 },
-  privileged: true, callerIsRoot: false, launcherNosuid: false, noNewPrivs: false, ...o,
+  privileged: true, callerIsRoot: false, launcherNosuid: false, noNewPrivs: false, serviceAnswers: false, ...o,
 });
 
 t.test("installFindings: NoNewPrivileges names itself, not the generic line", async (t) => {
   t.same(d.installFindings(inst({})), []);
   const nnp = d.installFindings(inst({ privileged: false, noNewPrivs: true }));
   t.same(nnp.map((f) => f.id), ["no-new-privs"]);
-  t.match(nnp[0]!.message, /^NoNewPrivileges is set .*: run the FUSE server outside the NoNewPrivileges sandbox/);
+  t.match(nnp[0]!.message, /^NoNewPrivileges is set .*: start the fusermount3 service, which works under it \(systemctl enable --now fusermount3\.socket, or \.\/install\.sh --service\), or run the FUSE server outside the NoNewPrivileges sandbox/);
   t.same(d.installFindings(inst({ privileged: false, noNewPrivs: false })).map((f) => f.id), ["not-root"]);
   t.same(d.installFindings(inst({ privileged: false, noNewPrivs: null })).map((f) => f.id), ["not-root"]);
   t.same(d.installFindings(inst({ privileged: false, launcherNosuid: true })).map((f) => f.id), ["launcher-nosuid"]);
   t.same(d.installFindings(inst({ privileged: false, noNewPrivs: true, launcherNosuid: true })).map((f) => f.id), ["no-new-privs", "launcher-nosuid"]);
   t.same(d.installFindings(inst({ privileged: false, callerIsRoot: true, noNewPrivs: true })), [], "root needs no set-uid");
   t.same(d.installFindings(inst({ launcherFile: null })).map((f) => f.id), ["launcher-missing"]);
-  t.same(d.installFindings(inst({ launcherFile: { mode: 0o100755, uid: 0 } })).map((f) => f.id), ["launcher-mode"]);
+  t.same(d.installFindings(inst({ launcherFile: { mode: 0o100755, uid: 0 } })), [], "0755: installed without set-uid (modeFindings)");
+  t.same(d.installFindings(inst({ launcherFile: { mode: 0o100700, uid: 0 } })).map((f) => f.id), ["launcher-mode"]);
+  t.same(d.installFindings(inst({ launcherFile: { mode: 0o104755, uid: 1000 } })).map((f) => f.id), ["launcher-mode"]);
+  t.same(d.installFindings(inst({ privileged: false, launcherFile: { mode: 0o100755, uid: 0 } })), [], "not set-uid: the mode's line, not not-root");
+  t.same(d.installFindings(inst({ privileged: false, noNewPrivs: true, serviceAnswers: true })), [], "a service answers: NoNewPrivileges does not matter");
+  t.same(d.installFindings(inst({ privileged: false, launcherNosuid: true, serviceAnswers: true })), []);
   t.same(d.installFindings(inst({ helperFile: { mode: 0o104755, uid: 0 } })).map((f) => f.id), ["helper-setuid"]);
   t.same(d.installFindings(inst({ helperFile: { mode: 0o100775, uid: 0 } })).map((f) => f.id), ["helper-owner"]);
   t.same(notOneLineWithFix(nnp), [], "one line each, naming the fix");
+});
+
+const svc = (o: Partial<d.ServiceFacts>): d.ServiceFacts => ({
+  socket: "/run/fusermount3/service.sock", state: "absent", version: null, detail: "", served: false, ...o,
+});
+const modeFacts = (o: Partial<d.ModeFacts>): d.ModeFacts => ({
+  service: svc({}), launcher: "/p/bin/fusermount3", launcherFile: { mode: 0o104755, uid: 0 },
+  noNewPrivs: false, launcherNosuid: false, callerIsRoot: false, ...o,
+});
+
+t.test("the mode: the service first, else the set-uid launcher, else neither (one line naming both fixes)", async (t) => {
+  const answers = svc({ state: "answers", version: "fusermount3 version: 3.19.0" });
+  const plain = { mode: 0o100755, uid: 0 };
+  t.equal(d.modeOf(modeFacts({})), "set-uid");
+  t.same(d.modeFindings(modeFacts({})), []);
+  t.equal(d.describeMode(modeFacts({})), "the set-uid launcher (no service at /run/fusermount3/service.sock)");
+  t.equal(d.modeOf(modeFacts({ service: answers })), "service");
+  t.equal(d.describeMode(modeFacts({ service: answers })),
+    "the service first (the service at /run/fusermount3/service.sock answers (fusermount3 version: 3.19.0)); set-uid fallback available");
+  t.equal(d.describeMode(modeFacts({ service: answers, launcherFile: plain })), "the service first (the service at /run/fusermount3/service.sock answers (fusermount3 version: 3.19.0)); set-uid fallback none (the launcher is not set-uid root)");
+  t.equal(d.describeMode(modeFacts({ service: svc({ state: "answers", served: true, version: "v" }), noNewPrivs: true })),
+    "the service first (the service at /run/fusermount3/service.sock answers (v); this report came through it); set-uid fallback none (NoNewPrivileges is set)");
+  t.same(d.modeFindings(modeFacts({ service: answers, launcherFile: plain, noNewPrivs: true })), [], "the service works under NoNewPrivileges");
+
+  const none = d.modeFindings(modeFacts({ launcherFile: plain }));
+  t.equal(d.modeOf(modeFacts({ launcherFile: plain })), "none");
+  t.same(none.map((f) => [f.id, f.severity]), [["no-mode", "problem"]]);
+  t.equal(none[0]!.message, "nothing can mount for you: no service at /run/fusermount3/service.sock and /p/bin/fusermount3 is not set-uid root: " +
+    "start the fusermount3 service (systemctl enable --now fusermount3.socket, or ./install.sh --service) or make the launcher set-uid root " +
+    "(chown root:root /p/bin/fusermount3; chmod 4755 /p/bin/fusermount3)");
+  const staleNone = d.modeFindings(modeFacts({ launcherFile: plain, service: svc({ state: "stale", detail: "Connection refused" }) }));
+  t.match(staleNone[0]!.message, /^nothing can mount for you: \/run\/fusermount3\/service.sock exists but no service listens \(Connection refused\) and /);
+  t.same(d.modeFindings(modeFacts({ noNewPrivs: true })), [], "NoNewPrivileges has its own line (installFindings)");
+  t.same(d.modeFindings(modeFacts({ callerIsRoot: true, launcherFile: plain })), [], "root needs neither");
+
+  const stale = d.modeFindings(modeFacts({ service: svc({ state: "stale", detail: "Connection refused" }) }));
+  t.same(stale.map((f) => [f.id, f.severity]), [["service-stale", "note"]]);
+  t.match(stale[0]!.message, /so the launcher uses its set-uid path: start the service \(.*\) or remove the stale socket \(rm \/run\/fusermount3\/service.sock\)$/);
+  const unreachable = d.modeFindings(modeFacts({ service: svc({ state: "unreachable", detail: "Permission denied" }) }));
+  t.same(unreachable.map((f) => [f.id, f.severity]), [["service-unreachable", "note"]]);
+  const hung = d.modeFindings(modeFacts({ service: svc({ state: "no-answer", detail: "no reply to -V within 2000 ms" }) }));
+  t.same(hung.map((f) => [f.id, f.severity]), [["service-no-answer", "problem"]]);
+  t.match(hung[0]!.message, /so every fusermount3 waits for it: restart it \(systemctl restart fusermount3\.service\)$/);
+  t.same(notOneLineWithFix([...none, ...staleNone, ...stale, ...unreachable, ...hung]), [], "one line each, naming the fix");
 });
 
 const bin = (...parts: string[]) => new TextEncoder().encode(parts.join(""));

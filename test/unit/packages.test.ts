@@ -52,7 +52,7 @@ t.test("the list holds what the tests and the other engineers' tests need", asyn
   const r = spawnSync("bash", ["-c", ". test/lib/packages.sh; printf '%s\\n' \"${TEST_PACKAGES[@]}\""], { cwd: ROOT, encoding: "utf8" });
   const list = r.stdout.trim().split("\n");
   for (const p of ["fuse3", "bindfs", "squashfuse", "fuse-zip", "squashfs-tools", "zip", "gcc", "libc6-dev", "util-linux",
-    "procps", "man-db", "groff-base", "apparmor", "lintian"]) t.ok(list.includes(p), p);
+    "procps", "man-db", "groff-base", "apparmor", "lintian", "systemd"]) t.ok(list.includes(p), p);
 });
 
 t.test("a failed install fails the run and says how to skip the step", async (t) => {
