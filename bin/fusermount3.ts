@@ -22,6 +22,7 @@ import { main } from "../src/main.ts";
 const SERVICE_ARG = "--service";
 const SERVICE_REQUEST_ARG = "--service-request";
 const SERVICE_ENTERED_ARG = "--service-request-entered";
+const SERVICE_UNWATCH_ARG = "--service-unwatch";
 
 // _FUSERMOUNT3_CWD_FD is set by the launcher itself (never passed through):
 // the directory to return to when the caller's cwd had been deleted.
@@ -31,7 +32,7 @@ const LAUNCHER_VARIABLES = new Set(["_FUSE_COMMFD", "_FUSE_COMMFD2", "FUSE_KERN_
 // the launcher: both refuse unless real and effective uid are 0). Only the
 // service looks at systemd's socket-activation variables.
 const serviceMode = process.argv[2] === SERVICE_ARG ? "service" : process.argv[2] === SERVICE_REQUEST_ARG ? "request"
-  : process.argv[2] === SERVICE_ENTERED_ARG ? "entered" : undefined;
+  : process.argv[2] === SERVICE_ENTERED_ARG ? "entered" : process.argv[2] === SERVICE_UNWATCH_ARG ? "unwatch" : undefined;
 const activated = serviceMode === "service" && process.env.LISTEN_PID === String(process.pid) && process.env.LISTEN_FDS === "1" ? 3 : undefined;
 const commFd = process.env._FUSE_COMMFD;
 const device = process.env.FUSE_KERN_DEVICE;
@@ -75,6 +76,7 @@ try {
   if (serviceMode === "service") (require("../src/service.ts") as typeof import("../src/service.ts")).serviceMain(process.argv.slice(3), activated);
   if (serviceMode === "request") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).serveOneRequest();
   if (serviceMode === "entered") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).serveEnteredRequest();
+  if (serviceMode === "unwatch") (require("../src/servicerequest.ts") as typeof import("../src/servicerequest.ts")).unwatch(process.argv.slice(3));
   main(process.argv0 || undefined, process.argv.slice(2), { commFd, device });
 } catch (e) {
   // A bug must still end in one line and exit 1, never a stack trace.

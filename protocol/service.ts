@@ -24,6 +24,9 @@
 export const REQUEST_MAGIC = "FM3Q";
 export const VERSION = 1;
 export const FLAG_COMM_FD = 1;
+// The same request again, from a launcher whose watch the service held when it
+// went away: hand the watch back (needs the comm fd).
+export const FLAG_RESUME = 2;
 export const HEADER_SIZE = 16;
 export const MAX_REQUEST_BYTES = 65536;
 export const MAX_ARGC = 4096;
@@ -43,6 +46,7 @@ export type ServiceRequest = {
   argv: string[]; // argv[0] included
   env: Partial<Record<Variable, string>>;
   commFdAttached: boolean;
+  resume: boolean;
 };
 
 export type Parsed = { ok: true; request: ServiceRequest } | { ok: false; error: string };
@@ -58,7 +62,8 @@ export function parseRequest(data: Uint8Array): Parsed {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (dv.getUint32(4, littleEndian) !== VERSION) return bad("unsupported request version");
   const flags = dv.getUint32(8, littleEndian);
-  if ((flags & ~FLAG_COMM_FD) !== 0) return bad("unknown request flags");
+  if ((flags & ~(FLAG_COMM_FD | FLAG_RESUME)) !== 0) return bad("unknown request flags");
+  if ((flags & FLAG_RESUME) !== 0 && (flags & FLAG_COMM_FD) === 0) return bad("a resumed watch needs its comm fd");
   const argc = dv.getUint32(12, littleEndian);
   if (argc < 1 || argc > MAX_ARGC) return bad("bad argument count");
   if (data.length > HEADER_SIZE && data[data.length - 1] !== 0) return bad("request does not end with NUL");
@@ -78,16 +83,16 @@ export function parseRequest(data: Uint8Array): Parsed {
     if (env[name as Variable] !== undefined) return bad("variable given twice");
     env[name as Variable] = kv.slice(eq + 1);
   }
-  return { ok: true, request: { argv: strings.slice(0, argc), env, commFdAttached: (flags & FLAG_COMM_FD) !== 0 } };
+  return { ok: true, request: { argv: strings.slice(0, argc), env, commFdAttached: (flags & FLAG_COMM_FD) !== 0, resume: (flags & FLAG_RESUME) !== 0 } };
 }
 
 // For tests and for clients other than the C launcher.
-export function encodeRequest(argv: readonly string[], env: Partial<Record<Variable, string>> = {}, commFdAttached = false): Uint8Array {
+export function encodeRequest(argv: readonly string[], env: Partial<Record<Variable, string>> = {}, commFdAttached = false, resume = false): Uint8Array {
   const parts: Buffer[] = [];
   const head = Buffer.alloc(HEADER_SIZE);
   head.write(REQUEST_MAGIC, 0, "latin1");
   const w = (v: number, at: number) => (littleEndian ? head.writeUInt32LE(v, at) : head.writeUInt32BE(v, at));
-  w(VERSION, 4); w(commFdAttached ? FLAG_COMM_FD : 0, 8); w(argv.length, 12);
+  w(VERSION, 4); w((commFdAttached ? FLAG_COMM_FD : 0) | (resume ? FLAG_RESUME : 0), 8); w(argv.length, 12);
   parts.push(head);
   for (const s of argv) parts.push(Buffer.from(`${s}\0`, "utf8"));
   for (const [k, v] of Object.entries(env)) if (v !== undefined) parts.push(Buffer.from(`${k}=${v}\0`, "utf8"));

@@ -176,19 +176,25 @@ export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | u
   ignoreSignals();
   trimResidentFileMappings();
   if (waitForEofOrGone(ctx, commFd, identity) === "gone") return c.exit(0);
+  return c.exit(afterEof(ctx, mnt, type, identity));
+}
+
+// The server's end of the comm socket has closed: unmount the watched mount
+// if it is still there, ours, on top and dead. The exit status.
+export function afterEof(ctx: Ctx, mnt: string, type: string | undefined, identity: MountIdentity): number {
   let path = mnt;
   if (identity.unique !== undefined) {
     const now = kernelMount(identity.unique);
-    if (now === undefined) return c.exit(0); // already unmounted
+    if (now === undefined) return 0; // already unmounted
     if (now !== UNSUPPORTED) path = now.mountPoint;
   }
   let m: Mountpoint;
   try {
     m = resolveMountpoint(path);
   } catch {
-    return c.exit(0); // the path is gone or now leads through a link: not ours to touch
+    return 0; // the path is gone or now leads through a link: not ours to touch
   }
-  if (!shouldAutoUnmount(ctx.who, m, type, identity)) return c.exit(0);
+  if (!shouldAutoUnmount(ctx.who, m, type, identity)) return 0;
   ctx.audit.begin({ action: "auto-unmount", mountpoint: m.path, ...(type !== undefined ? { fstype: type } : {}) });
   let done: ReturnType<typeof unmount>;
   try {
@@ -198,13 +204,21 @@ export function watchdog(ctx: Ctx, commFd: number, mnt: string, type: string | u
   }
   if (done.code === 0) ctx.audit.end("ok");
   else ctx.audit.end("failed", done.reason);
-  return c.exit(done.code);
+  return done.code;
 }
 
 // After a successful mount with auto_unmount: watch exactly that mount. The
-// watchdog must hold nothing inside it (a plain umount would then be EBUSY).
-export function watchAttached(ctx: Ctx, commFd: number, mnt: string, attached: { mountFd: number; identity: MountIdentity; type: string }): never {
+// watch must hold nothing inside it (a plain umount would then be EBUSY).
+// Served by the service, the watch goes to the service itself where it can
+// take it (a small record there instead of a process); otherwise this
+// process becomes the watchdog.
+export function watchAttached(ctx: Ctx, commFd: number, mnt: string, attached: { mountFd: number; identity: MountIdentity; type: string }): number {
   if (attached.mountFd >= 0) c.close(attached.mountFd);
+  const unique = attached.identity.unique;
+  if (ctx.handOverWatch && unique !== undefined) {
+    ctx.watching?.();
+    if (ctx.handOverWatch(commFd, { unique, mountpoint: mnt, type: attached.type })) return 0;
+  }
   return watchdog(ctx, commFd, mnt, attached.type, attached.identity);
 }
 

@@ -18,6 +18,9 @@ export type Ctx = {
   // nothing here may wait on a FUSE server, use alarm() or end the process
   // (src/policy/serviceroute.ts decides what comes here).
   readonly inThread?: boolean;
+  // Served by the service: give an auto-unmount watch to the service itself
+  // (src/servicewatch.ts); false when it did not take it.
+  readonly handOverWatch?: (commFd: number, w: { unique: bigint; mountpoint: string; type: string }) => boolean;
   // Served by the service: the caller's process (SO_PEERCRED), alive while
   // its launcher waits for the reply. Absent on the set-uid path.
   readonly peerPid?: number;

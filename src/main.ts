@@ -109,7 +109,10 @@ function act(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env, mountpoint: Mo
 // the service's own threads, src/serviceworker.ts): who asks (from
 // SO_PEERCRED/SO_PEERGROUPS), where the caller's stdout and stderr are here,
 // and the watch notice.
-export type Served = { caller: Credentials; pid: number; watching: () => void; errFd?: number; outFd?: number; inThread?: boolean };
+export type Served = {
+  caller: Credentials; pid: number; watching: () => void; errFd?: number; outFd?: number; inThread?: boolean;
+  handOverWatch?: Ctx["handOverWatch"];
+};
 
 export function main(argv0: string | undefined, args: readonly string[], env: Env, served?: Served): never {
   if (!served && args[0] === PROBE_ARG) return probeMain(args);
@@ -124,7 +127,9 @@ export function serve(argv0: string | undefined, args: readonly string[], env: E
   const say = new Reporter(argv0 || "fusermount", served?.errFd ?? 2, served?.outFd ?? 1);
   const who = served ? Privileges.forPeer(caller) : new Privileges(caller);
   const audit = new AuditTrail(caller, undefined, served ? served.pid : process.pid);
-  const ctx: Ctx = served ? { who, say, audit, watching: served.watching, inThread: served.inThread, peerPid: served.pid } : { who, say, audit };
+  const ctx: Ctx = served
+    ? { who, say, audit, watching: served.watching, inThread: served.inThread, peerPid: served.pid, handOverWatch: served.handOverWatch }
+    : { who, say, audit };
   try {
     // The runtime has already decoded argv as UTF-8, replacing bytes it could
     // not decode with U+FFFD: such a path would name a different file than the

@@ -29,7 +29,9 @@ import * as c from "./sys/libc.ts";
 import {
   parseRequest, encodeStatusReply, NOTICE_WATCHING, MAX_REQUEST_BYTES, REQUEST_DEADLINE_MS, DEFAULT_SOCKET,
 } from "../protocol/service.ts";
-import { SERVICE_REQUEST_ARG, replyAndClose } from "./servicerequest.ts";
+import { SERVICE_REQUEST_ARG, SERVICE_UNWATCH_ARG, replyAndClose } from "./servicerequest.ts";
+import { parseRecord, prepareDir, saveRecord, dropRecord, sweepRecords, WATCH_DIR_ARG, type WatchRecord } from "./servicewatch.ts";
+import { kernelMount } from "./sys/mounttable.ts";
 import { runsInThread } from "./policy/serviceroute.ts";
 import { readdirSync } from "node:fs";
 
@@ -47,7 +49,12 @@ const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/serv
 
 type Waiting = { conn: number; uid: number; pid: number; deadline: number };
 type Thread = { ctl: number; worker: Worker; uid?: number }; // uid: busy with a request of that uid
-type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: number; watching: boolean; started: number };
+// watching: the request went on as a watch (its child became the watchdog, or
+// handed the watch over: handedOver, then the watch owns the connection).
+type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: number; watching: boolean; handedOver: boolean; started: number };
+// A watch held here (src/servicewatch.ts); conn is -1 once the launcher is gone.
+type Watch = { comm: number; conn: number; rec: WatchRecord; unwatch?: { pid: number; pidfd: number } };
+const GONE_CHECK_MS = 1000;
 
 const log = (msg: string) => c.writeAll(2, `fusermount3 service: ${msg}\n`);
 
@@ -117,7 +124,20 @@ export function serviceMain(args: readonly string[], activated: number | undefin
 
   const waiting = new Map<number, Waiting>(); // by connection fd
   const running = new Map<number, Running>(); // by pidfd
-  const notices = new Map<number, Running>(); // by notice pipe fd
+  const notices = new Map<number, Running>(); // by notice socket fd
+  const watches = new Map<number, Watch>(); // by comm fd
+  const unwatching = new Map<number, Watch>(); // by pidfd of its --service-unwatch child
+  const watchDir = `${(activated !== undefined ? DEFAULT_SOCKET : path).replace(/\/[^/]*$/, "")}/watches`;
+  const isGone = (unique: bigint) => kernelMount(unique) === undefined;
+  try {
+    prepareDir(watchDir);
+    sweepRecords(watchDir, isGone, () => false);
+  } catch (e) {
+    log(`cannot use ${watchDir}: ${(e as Error).message}`);
+  }
+  // One wake-up for every watched mount that goes (Linux 6.15), else a check
+  // once a second while there are watches.
+  const detachEvents = c.mountDetachEvents();
   const count = <T extends { uid: number }>(m: Map<number, T>, uid: number, pred: (v: T) => boolean = () => true) => {
     let n = 0;
     for (const v of m.values()) if (v.uid === uid && pred(v)) n++;
@@ -202,7 +222,7 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     let busy = count(running, w.uid, (r) => !r.watching);
     for (const t of threads.values()) if (t.uid === w.uid) busy++;
     if (busy >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
-    if (runsInThread(parsed.request.argv.slice(1)) && callerIsLocal(w.pid)) {
+    if (!parsed.request.resume && runsInThread(parsed.request.argv.slice(1)) && callerIsLocal(w.pid)) {
       const t = idleThread();
       if (t && c.sendFd(t.ctl, w.conn, 0x51 /* "Q" */) === 1) {
         t.uid = w.uid;
@@ -210,9 +230,9 @@ export function serviceMain(args: readonly string[], activated: number | undefin
         return;
       }
     }
-    const pipe = c.pipe();
+    const pipe = c.socketpair(c.SOCK.SEQPACKET);
     if (typeof pipe === "number") { replyAndClose(w.conn, 1); return; }
-    const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_REQUEST_ARG], [devnull, devnull, devnull, w.conn, pipe[1]]);
+    const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_REQUEST_ARG, `${WATCH_DIR_ARG}${watchDir}`], [devnull, devnull, devnull, w.conn, pipe[1]]);
     c.close(pipe[1]);
     const pidfd = pid > 0 ? c.pidfdOpen(pid) : -1;
     if (pid <= 0 || pidfd < 0) {
@@ -221,7 +241,7 @@ export function serviceMain(args: readonly string[], activated: number | undefin
       replyAndClose(w.conn, 1);
       return;
     }
-    const r: Running = { conn: w.conn, uid: w.uid, pid, pidfd, notice: pipe[0], watching: false, started: now };
+    const r: Running = { conn: w.conn, uid: w.uid, pid, pidfd, notice: pipe[0], watching: false, handedOver: false, started: now };
     running.set(pidfd, r);
     notices.set(pipe[0], r);
   };
@@ -232,21 +252,83 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     running.delete(r.pidfd);
     c.close(r.pidfd);
     if (notices.delete(r.notice)) c.close(r.notice);
-    replyAndClose(r.conn, status < 0 ? 1 : status);
+    if (!r.handedOver) replyAndClose(r.conn, status < 0 ? 1 : status);
   };
 
+  // From a request child: "W" (the request goes on as a watch), or "H" + a
+  // watch record with the comm fd (the watch is ours from now on: "A").
   const notice = (fd: number) => {
     const r = notices.get(fd)!;
-    const b = c.readFd(fd, 16);
-    if (typeof b !== "number" && b.length > 0 && !r.watching) {
+    const m = c.recvFd(fd, 16384);
+    if (typeof m === "number") {
+      if (m !== -c.E.EINTR && m !== -c.E.EAGAIN) { notices.delete(fd); c.close(fd); }
+      return;
+    }
+    if (m.data.length === 0) { notices.delete(fd); c.close(fd); if (m.fd >= 0) c.close(m.fd); return; }
+    const kind = String.fromCharCode(m.data[0]!);
+    if (kind === "W" && !r.watching) {
       r.watching = true;
       c.sendBytes(r.conn, Buffer.from(NOTICE_WATCHING, "latin1"), c.MSG_DONTWAIT);
     }
-    if (typeof b === "number" ? b !== -c.E.EINTR && b !== -c.E.EAGAIN : b.length === 0) {
-      notices.delete(fd);
-      c.close(fd);
+    if (kind !== "H") { if (m.fd >= 0) c.close(m.fd); return; }
+    const rec = parseRecord(m.data.subarray(1).toString("utf8"));
+    const held = rec !== undefined && [...watches.values()].some((w) => w.rec.unique === rec.unique);
+    if (!rec || m.fd < 0 || held || r.handedOver || rec.uid !== r.uid) { if (m.fd >= 0) c.close(m.fd); return; } // no "A": the child keeps it
+    try {
+      saveRecord(watchDir, rec);
+    } catch (e) {
+      log(`cannot record the watch of ${rec.mountpoint}: ${(e as Error).message}`);
+      c.close(m.fd);
+      return;
     }
+    const w: Watch = { comm: m.fd, conn: r.conn, rec };
+    watches.set(m.fd, w);
+    r.handedOver = true;
+    c.sendBytes(fd, Buffer.from("A"), c.MSG_DONTWAIT);
+    // A resumed watch's mount may have gone while no service ran: no event will say so.
+    if (isGone(BigInt(rec.unique))) endWatch(w, 0);
   };
+
+  const endWatch = (w: Watch, status: number) => {
+    watches.delete(w.comm);
+    c.close(w.comm);
+    if (w.conn >= 0) replyAndClose(w.conn, status);
+    dropRecord(watchDir, w.rec.unique);
+  };
+  // The server's end closed (EOF) or sent something (read and ignored).
+  const commReady = (w: Watch) => {
+    const b = c.recvBytes(w.comm, 16, c.MSG_DONTWAIT);
+    if (typeof b === "number" ? b === -c.E.EINTR || b === -c.E.EAGAIN : b.length > 0) return;
+    watches.delete(w.comm);
+    c.close(w.comm);
+    const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_UNWATCH_ARG, JSON.stringify(w.rec)], [devnull, devnull, devnull]);
+    const pidfd = pid > 0 ? c.pidfdOpen(pid) : -1;
+    if (pid <= 0 || pidfd < 0) {
+      log(`cannot start the unmount of ${w.rec.mountpoint}: ${c.strerror(pid <= 0 ? -pid : -pidfd)}`);
+      if (w.conn >= 0) replyAndClose(w.conn, 1);
+      return; // the record stays: a later service finds the mount dead and gone or not
+    }
+    w.unwatch = { pid, pidfd };
+    unwatching.set(pidfd, w);
+  };
+  const unwatched = (w: Watch) => {
+    const status = c.reap(w.unwatch!.pid);
+    if (status === undefined) return;
+    unwatching.delete(w.unwatch!.pidfd);
+    c.close(w.unwatch!.pidfd);
+    if (w.conn >= 0) replyAndClose(w.conn, status < 0 ? 1 : status);
+    dropRecord(watchDir, w.rec.unique);
+  };
+  // The launcher went away: the watch goes on without anyone to tell.
+  const launcherGone = (w: Watch) => { c.close(w.conn); w.conn = -1; };
+  const checkGone = () => {
+    for (const w of [...watches.values()]) if (isGone(BigInt(w.rec.unique))) endWatch(w, 0);
+  };
+  const detached = () => {
+    for (;;) { const b = c.readFd(detachEvents, 4096); if (typeof b === "number" || b.length === 0) break; }
+    checkGone();
+  };
+  let lastGoneCheck = Date.now();
 
   for (;;) {
     const now = Date.now();
@@ -259,7 +341,17 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     for (const r of running.values()) entries.push({ fd: r.pidfd, events: c.POLL.IN, on: () => finish(r) });
     for (const fd of notices.keys()) entries.push({ fd, events: c.POLL.IN, on: () => notice(fd) });
     for (const t of threads.values()) entries.push({ fd: t.ctl, events: c.POLL.IN, on: () => threadNotice(t) });
+    for (const w of watches.values()) {
+      entries.push({ fd: w.comm, events: c.POLL.IN, on: () => commReady(w) });
+      if (w.conn >= 0) entries.push({ fd: w.conn, events: c.POLL.IN, on: () => launcherGone(w) });
+    }
+    for (const w of unwatching.values()) entries.push({ fd: w.unwatch!.pidfd, events: c.POLL.IN, on: () => unwatched(w) });
+    if (detachEvents >= 0) entries.push({ fd: detachEvents, events: c.POLL.IN, on: detached });
     let timeout = -1;
+    if (detachEvents < 0 && watches.size > 0) {
+      if (now - lastGoneCheck >= GONE_CHECK_MS) { lastGoneCheck = now; checkGone(); }
+      timeout = GONE_CHECK_MS - (now - lastGoneCheck);
+    }
     for (const w of waiting.values()) timeout = timeout < 0 ? w.deadline - now : Math.min(timeout, w.deadline - now);
     if (now < acceptPausedUntil) timeout = timeout < 0 ? acceptPausedUntil - now : Math.min(timeout, acceptPausedUntil - now);
     const ready = c.pollEach(entries, timeout < 0 ? -1 : Math.max(0, timeout));

@@ -23,8 +23,14 @@ import { parseFdNumber } from "./policy/paths.ts";
 import { parseRequest, launcherFilter, encodeStatusReply, MAX_REQUEST_BYTES, BASE_FDS, type ServiceRequest } from "../protocol/service.ts";
 import type { Credentials } from "./sys/creds.ts";
 import { serveWhereTheCallerIs, callerIsHere, takeHandover } from "./servicens.ts";
+import { handOver, newRecord, findRecord, parseRecord, recordCaller, WATCH_DIR_ARG } from "./servicewatch.ts";
+import { afterEof } from "./autounmount.ts";
+import { Privileges } from "./sys/creds.ts";
+import { Reporter } from "./sys/report.ts";
+import { AuditTrail } from "./audit.ts";
 
 export const SERVICE_REQUEST_ARG = "--service-request";
+export const SERVICE_UNWATCH_ARG = "--service-unwatch";
 const CONN = 3;
 const NOTICE = 4;
 
@@ -93,6 +99,8 @@ export function serveOneRequest(): never {
     return c.exit(1);
   };
   if (c.getuid() !== 0 || c.geteuid() !== 0) return fail("--service-request is for the service only", 2);
+  const dirArg = process.argv.slice(3).find((a) => a.startsWith(WATCH_DIR_ARG));
+  const watchDir = dirArg?.slice(WATCH_DIR_ARG.length);
   c.fcntl(CONN, c.F.SETFD, 1);
   c.fcntl(NOTICE, c.F.SETFD, 1);
   const r = receive(CONN);
@@ -111,7 +119,41 @@ export function serveOneRequest(): never {
   const cd = c.fchdir(r.cwd);
   c.close(r.cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
-  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere);
+  if (r.request.resume) return resume(r, watchDir, elsewhere);
+  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere, watchDir);
+}
+
+// FLAG_RESUME: the launcher of a watch the service held before it went away.
+// Its record says whose watch it was and which comm socket; only that caller
+// with that very socket gets it back.
+function resume(r: Received, watchDir: string | undefined, elsewhere: string | undefined): never {
+  const argv0 = r.request.argv[0] || "fusermount";
+  const rec = elsewhere === undefined && watchDir !== undefined && r.comm !== undefined ? findRecord(watchDir, r.caller, r.comm) : undefined;
+  if (!rec || r.comm === undefined) {
+    c.writeAll(2, `${argv0}: the service holds no watch of yours on this comm socket to resume\n`);
+    return c.exit(1);
+  }
+  c.writeAll(NOTICE, "W");
+  return c.exit(handOver(NOTICE, r.comm, rec) ? 0 : 1);
+}
+
+// `--service-unwatch RECORD`: the server of a watch the service held is gone;
+// what the watchdog does after EOF, for the record's caller. Root only (the
+// service starts it; the record is the service's own).
+export function unwatch(args: readonly string[]): never {
+  if (c.getuid() !== 0 || c.geteuid() !== 0) { c.writeAll(2, "fusermount3: --service-unwatch is for the service only\n"); return c.exit(2); }
+  const rec = args.length === 1 ? parseRecord(args[0]!) : undefined;
+  if (!rec) return c.exit(2);
+  const caller = recordCaller(rec);
+  const who = Privileges.forPeer(caller);
+  const ctx = { who, say: new Reporter("fusermount3"), audit: new AuditTrail(caller, undefined, rec.pid) };
+  try {
+    who.start();
+    return c.exit(afterEof(ctx, rec.mountpoint, rec.type, { unique: BigInt(rec.unique) }));
+  } catch (e) {
+    c.writeAll(2, `fusermount3 service: unwatch of ${rec.mountpoint}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return c.exit(1);
+  }
 }
 
 // `--service-request-entered`: the same request, in the caller's mount
@@ -122,19 +164,24 @@ export function serveEnteredRequest(): never {
 }
 
 // The common ending of a request child: the caller's comm fd and the watch
-// notice, then main().
-function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, r: { comm: number | undefined }, notice: number, elsewhere?: string): never {
+// notice, then main(). With watchDir (a caller in the service's own
+// namespace), an auto-unmount watch goes to the service (src/servicewatch.ts).
+function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, r: { comm: number | undefined }, notice: number,
+  elsewhere?: string, watchDir?: string): never {
   const env = environment(req, r, elsewhere);
   let told = false;
+  c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the request or its watch
   const watching = () => {
     if (told) return;
     told = true;
-    c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the watch
     c.writeAll(notice, "W");
-    c.close(notice);
+  };
+  const handOverWatch = watchDir === undefined ? undefined : (commFd: number, w: { unique: bigint; mountpoint: string; type: string }) => {
+    const rec = newRecord(caller, pid, commFd, w);
+    return rec !== undefined && handOver(notice, commFd, rec);
   };
   const [argv0, ...args] = req.argv;
-  return main(argv0 || undefined, args, env, { caller, pid, watching });
+  return main(argv0 || undefined, args, env, { caller, pid, watching, ...(handOverWatch ? { handOverWatch } : {}) });
 }
 
 // In a request thread: the same request, the caller's fds kept where they

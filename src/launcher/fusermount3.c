@@ -92,7 +92,36 @@ static int append(char *msg, size_t size, size_t *len, const char *str)
 	return 1;
 }
 
-/* The exit status from the service, or -1 when there is none (connect fails). */
+static int connect_service(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = SERVICE_SOCKET };
+	_Static_assert(sizeof SERVICE_SOCKET <= sizeof sa.sun_path, "SERVICE_SOCKET too long");
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) != 0)
+		close(s), s = -1;
+	return s;
+}
+
+static int send_request(int s, char *msg, size_t len, const int *fds, int nfds)
+{
+	char control[CMSG_SPACE(5 * sizeof(int))] = { 0 };
+	struct iovec iov = { msg, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS, cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * The exit status from the service, or -1 when there is none (connect fails).
+ * A request that goes on as an auto-unmount watch ("FM3W") keeps the comm fd
+ * (which the watch holds too, so the server's end sees EOF no sooner and no
+ * later than with the C helper's watchdog) and waits for the end of the watch;
+ * if the service goes away meanwhile (a restart), it connects again, once a
+ * second, and hands the watch back (FLAG_RESUME, the same request).
+ */
 static int via_service(char **args, char **vars, int nvars, const char *commfd)
 {
 	static char msg[65536];
@@ -102,17 +131,11 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			return -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = SERVICE_SOCKET };
-	_Static_assert(sizeof SERVICE_SOCKET <= sizeof sa.sun_path, "SERVICE_SOCKET too long");
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -1;
 	if (setresgid(getgid(), getgid(), -1) != 0 || setresuid(getuid(), getuid(), -1) != 0)
-		return close(s), -1;
-	if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		close(s);
+		return -1;
+	int s = connect_service();
+	if (s < 0)
 		return setresuid(-1, euid, -1) == 0 ? -1 : 1;
-	}
 	int fds[5] = { 0, 1, 2, open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), -1 }, nfds = 4;
 	long comm = commfd ? strtol(commfd + 13, NULL, 10) : -1;
 	if (comm >= 0 && comm <= INT_MAX && fcntl((int)comm, F_GETFD) >= 0)
@@ -129,21 +152,10 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 	memcpy(msg, head, sizeof head);
 	if (fds[3] < 0)
 		return fprintf(stderr, "%s: cannot open the current directory: %s\n", args[0], strerror(errno)), 1;
-	char control[CMSG_SPACE(sizeof fds)] = { 0 };
-	struct iovec iov = { msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			     .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS, cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	if (send_request(s, msg, len, fds, nfds) != 0)
 		return fprintf(stderr, "%s: cannot send the request to the service: %s\n", args[0], strerror(errno)), 1;
-	/* The service has its own copies; the server must see EOF on its comm
-	 * socket once it dies, whatever this process does meanwhile. */
 	close(fds[3]);
-	if (nfds == 5 && fds[4] > 2)
-		close(fds[4]);
-	/* Bounded, until the request goes on as an auto-unmount watch ("FM3W"). */
+	/* Bounded, until the request goes on as an auto-unmount watch. */
 	for (int timeout = SERVICE_TIMEOUT_MS;;) {
 		struct pollfd p = { s, POLLIN, 0 };
 		int rc = poll(&p, 1, timeout);
@@ -159,8 +171,14 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 			for (int fd = 0; fd < 3 && null >= 0; fd++)
 				dup2(null, fd);
-			close_range(3, s - 1, 0);
-			close_range(s + 1, ~0U, 0);
+			/* Keep only the socket (as fd 3) and the comm fd (as fd 4). */
+			int a = fcntl(s, F_DUPFD_CLOEXEC, 100), b = nfds == 5 ? fcntl(fds[4], F_DUPFD_CLOEXEC, 100) : -1;
+			if (a >= 0 && (nfds != 5 || b >= 0)) {
+				s = dup3(a, 3, O_CLOEXEC);
+				if (b >= 0)
+					fds[4] = dup3(b, 4, O_CLOEXEC);
+				close_range(b >= 0 ? 5 : 4, ~0U, 0);
+			}
 			timeout = -1;
 			continue;
 		}
@@ -169,7 +187,25 @@ static int via_service(char **args, char **vars, int nvars, const char *commfd)
 			memcpy(&status, r + 4, sizeof status);
 			return status & 0xff;
 		}
-		return fprintf(stderr, "%s: the service ended the request without a status\n", args[0]), 1;
+		if (timeout >= 0 || nfds != 5)
+			return fprintf(stderr, "%s: the service ended the request without a status\n", args[0]), 1;
+		/* The service went away while it held our watch. */
+		close(s);
+		for (;;) {
+			sleep(1);
+			if ((s = connect_service()) < 0)
+				continue;
+			head[2] |= 2; /* FLAG_RESUME */
+			memcpy(msg, head, sizeof head);
+			int again[5] = { 0, 1, 2, open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fds[4] };
+			if (again[3] >= 0 && send_request(s, msg, len, again, 5) == 0) {
+				close(again[3]);
+				break;
+			}
+			if (again[3] >= 0)
+				close(again[3]);
+			close(s);
+		}
 	}
 }
 

@@ -73,6 +73,13 @@ integration("service tests", () => {
 
   let service: ChildProcess | undefined;
   let serviceErr = "";
+  const startService = async () => {
+    const p = spawn(OURS_HELPER, ["--service"], { env: {}, cwd: "/", stdio: ["ignore", "ignore", "pipe"] });
+    service = p;
+    const before = serviceErr.length;
+    p.stderr!.on("data", (d: Buffer) => { serviceErr += d.toString(); });
+    if (!(await waitFor(() => serviceErr.slice(before).includes("listening"), 10000))) throw new Error(`service did not start: ${serviceErr}`);
+  };
   // While a service runs, every launcher in this namespace (set-uid or not)
   // asks it first; so the set-uid path's answers are taken before it starts.
   const conf = `${tools}/fuse.conf`;
@@ -113,9 +120,7 @@ integration("service tests", () => {
     baseline.costV = timeV(OURS, false) - spawnCost;
     baseline.costCycle = cycle(OURS, false) - 2 * spawnCost;
 
-    service = spawn(OURS_HELPER, ["--service"], { env: {}, cwd: "/", stdio: ["ignore", "ignore", "pipe"] });
-    service.stderr!.on("data", (d: Buffer) => { serviceErr += d.toString(); });
-    if (!(await waitFor(() => serviceErr.includes("listening"), 10000))) throw new Error(`service did not start: ${serviceErr}`);
+    await startService();
   });
   t.teardown(async () => {
     if (service?.pid) {
@@ -305,6 +310,51 @@ integration("service tests", () => {
     t.equal(mountsAt(mnt).length, 1, "still mounted while the server lives (the launcher waits past the notice)");
     process.kill(client.pid!, "SIGKILL");
     t.ok(await waitFor(() => mountsAt(mnt).length === 0, 15000), "unmounted by the watch after the server died");
+  });
+
+  t.test("auto-unmount watches are held by the service itself, and survive its SIGKILL and restart", async (t) => {
+    const holders: ChildProcess[] = [];
+    const mnts: string[] = [];
+    const hold = async (mnt: string) => {
+      const client = spawn(SETPRIV, ["--no-new-privs", FAKE_CLIENT, JSON.stringify({ helper: NNP, argv0: "fusermount3", args: ["-o", "auto_unmount", "--", mnt], mode: "hold" })],
+        { env, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+      holders.push(client);
+      let out = "";
+      client.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+      if (!(await waitFor(() => out.includes("\n"), 20000))) throw new Error("no answer from the fake client");
+      return JSON.parse(out.split("\n")[0]!) as { gotFd: boolean };
+    };
+    t.teardown(() => { for (const h of holders) if (h.exitCode === null && h.signalCode === null) process.kill(h.pid!, "SIGKILL"); });
+    for (let i = 0; i < 3; i++) {
+      const mnt = mkdirAs(u, `${base}/held-${i}`);
+      mnts.push(mnt);
+      t.ok((await hold(mnt)).gotFd, `mount ${i} got its fd`);
+    }
+    const children = () => readdirSync(`/proc/${service!.pid}/task`)
+      .flatMap((tid) => readFileSync(`/proc/${service!.pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean));
+    await waitFor(() => children().length === 0, 5000);
+    t.same(children(), [], "no watchdog process: the service holds the three watches");
+    t.equal(readdirSync("/run/fusermount3/watches").length, 3, "one record each");
+
+    process.kill(service!.pid!, "SIGKILL");
+    await waitFor(() => service!.exitCode !== null || service!.signalCode !== null, 5000);
+    await new Promise((r) => setTimeout(r, 1500));
+    t.ok(mnts.every((m) => mountsAt(m).length === 1), "still mounted while no service runs");
+    await startService();
+    // The launchers come back within a second and hand their watches over.
+    t.ok(await waitFor(() => children().length === 0 && serviceErr.split("listening").pop()!.length >= 0, 5000));
+    await new Promise((r) => setTimeout(r, 2500));
+    t.ok(mnts.every((m) => mountsAt(m).length === 1), "still mounted after the restart");
+    process.kill(holders[0]!.pid!, "SIGKILL");
+    t.ok(await waitFor(() => mountsAt(mnts[0]!).length === 0, 15000), "the restarted service unmounts after kill -9 of a server");
+    t.ok(mnts.slice(1).every((m) => mountsAt(m).length === 1), "and only that mount");
+    const un = nnp(u, [NNP, "-u", mnts[1]!]);
+    t.equal(un.code, 0, un.stderr);
+    t.ok(await waitFor(() => readdirSync("/run/fusermount3/watches").length === 1, 5000), "a manual unmount ends that watch and its record");
+    process.kill(holders[2]!.pid!, "SIGKILL");
+    t.ok(await waitFor(() => mountsAt(mnts[2]!).length === 0, 15000), "the last one too");
+    t.ok(await waitFor(() => readdirSync("/run/fusermount3/watches").length === 0, 5000), "no record left");
+    t.notMatch(serviceErr, /internal error|cannot/, "the service logged no failure");
   });
 
   t.test("cost per request: service vs set-uid path", async (t) => {

@@ -9,8 +9,10 @@ t.test("a request round-trips", async (t) => {
   const argv = ["fusermount3", "-o", "fsname=a b", "--", "", "/mnt/ü"];
   const env = { _FUSE_COMMFD: "3", FUSE_KERN_DEVICE: "/dev/fuse" };
   const p = parseRequest(encodeRequest(argv, env, true));
-  t.same(p, { ok: true, request: { argv, env, commFdAttached: true } }, "empty arguments and UTF-8 survive");
-  t.same(parseRequest(encodeRequest(["x"])), { ok: true, request: { argv: ["x"], env: {}, commFdAttached: false } });
+  t.same(p, { ok: true, request: { argv, env, commFdAttached: true, resume: false } }, "empty arguments and UTF-8 survive");
+  t.same(parseRequest(encodeRequest(["x"])), { ok: true, request: { argv: ["x"], env: {}, commFdAttached: false, resume: false } });
+  t.same(parseRequest(encodeRequest(["x"], {}, true, true)), { ok: true, request: { argv: ["x"], env: {}, commFdAttached: true, resume: true } },
+    "a watch handed back after a restart (FLAG_RESUME)");
 });
 
 t.test("malformed requests are refused", async (t) => {
@@ -25,7 +27,8 @@ t.test("malformed requests are refused", async (t) => {
   ];
   for (const [what, b] of cases) t.equal(parseRequest(b).ok, false, what);
   t.equal(edit((b) => { b.writeUInt32LE(2, 4); return b; }).ok, false, "version");
-  t.equal(edit((b) => { b.writeUInt32LE(2, 8); return b; }).ok, false, "unknown flag");
+  t.equal(edit((b) => { b.writeUInt32LE(4, 8); return b; }).ok, false, "unknown flag");
+  t.equal(edit((b) => { b.writeUInt32LE(2, 8); return b; }).ok, false, "FLAG_RESUME without the comm fd");
   t.equal(edit((b) => { b.writeUInt32LE(0, 12); return b; }).ok, false, "argc 0");
   t.equal(edit((b) => { b.writeUInt32LE(3, 12); return b; }).ok, false, "fewer strings than argc");
   t.equal(edit((b) => b.subarray(0, b.length - 1)).ok, false, "no final NUL");
