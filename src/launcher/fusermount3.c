@@ -17,8 +17,10 @@
  * It connects with its effective ids lowered to the real ones (SO_PEERCRED
  * records them at connect(); the saved uid keeps 0 for the fallback), sends
  * argv, the three variables and its fds 0, 1, 2, cwd and comm fd in one
- * message (protocol/README.md), and exits with the status the service returns.
- * If connect() fails (no service), it goes on as before.
+ * message (protocol/README.md), and exits with the status the service returns;
+ * while the service holds its auto-unmount watch it keeps the comm fd and, if
+ * the service restarts, hands the watch back. If connect() fails (no
+ * service), it goes on as before.
  */
 #include <errno.h>
 #include <fcntl.h>
