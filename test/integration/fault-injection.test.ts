@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import {
   integration, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User,
+  mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User, spawnAs,
 } from "../lib/harness.ts";
 
 const FAULT_PEER = `${PREFIX}/tools/faultpeer`;
@@ -19,7 +19,7 @@ type Line = Record<string, unknown>;
 
 // A peer process (faultpeer or syncpeer) whose JSON lines arrive one by one.
 function startPeer(tool: string, u: User, spec: Record<string, unknown>): { child: ChildProcess; line: (n: number, ms?: number) => Promise<Line> } {
-  const child = spawn(tool, [JSON.stringify({ helper: OURS, ...spec })], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnAs(u, [tool, JSON.stringify({ helper: OURS, ...spec })]);
   const lines: Line[] = [];
   let buf = "";
   child.stdout!.on("data", (d: Buffer) => {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_pr
 import { writeFileSync, readFileSync, existsSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, statSync, renameSync, unlinkSync } from "node:fs";
 import {
   integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, inNamespace, withPrivateSyslog, rootScratch, crashMarkers, type User,
+  mountsAt, cleanupDir, killTree, waitFor, inNamespace, withPrivateSyslog, rootScratch, crashMarkers, type User, spawnAs,
 } from "../lib/harness.ts";
 
 const SYNC_PEER = `${PREFIX}/tools/syncpeer`;
@@ -29,9 +29,7 @@ const alive = (pid: number) => { try { process.kill(pid, 0); return !/\) Z /.tes
 
 // A --sync-init client whose helper waits for the proceed byte until killed.
 function waitingHelper(u: User, mnt: string, extra: Record<string, unknown> = {}): { child: ChildProcess; helperPid: Promise<number> } {
-  const child = spawn(SYNC_PEER, [JSON.stringify({ helper: OURS, args: ["--sync-init", "--", mnt], proceed: "never", ...extra })], {
-    env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnAs(u, [SYNC_PEER, JSON.stringify({ helper: OURS, args: ["--sync-init", "--", mnt], proceed: "never", ...extra })]);
   const helperPid = new Promise<number>((resolve, reject) => {
     let buf = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -362,9 +360,7 @@ integration("review findings", () => {
     // request in flight), then kills the server: the probe's open fails with
     // ECONNABORTED, which means dead.
     const mnt = mkdirAs(u, `${base}/f11`);
-    const child = spawn(SYNC_PEER, [JSON.stringify({ helper: OURS, args: ["--sync-init", "-o", "auto_unmount", "--", mnt], init: "answer", hold: true, closeCommAfterMs: 300 })], {
-      env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnAs(u, [SYNC_PEER, JSON.stringify({ helper: OURS, args: ["--sync-init", "-o", "auto_unmount", "--", mnt], init: "answer", hold: true, closeCommAfterMs: 300 })]);
     t.teardown(() => killTree(child.pid));
     t.ok(await waitFor(() => mountsAt(mnt).length === 1, 10000), "mounted");
     await new Promise((r) => setTimeout(r, 1200)); // socket closed, the watchdog's probe waits on the server
