@@ -108,6 +108,10 @@ export type Needs = {
   // privileged exec does, installing the set-uid binary): why, for the line
   // that says it was skipped in service mode.
   setuid?: string;
+  // The file's callers run in mount namespaces of their own (not through
+  // inNamespace, which adapts): why, for the line that says it was skipped
+  // in service mode, which does not serve them yet.
+  ownNamespace?: string;
   files?: string[]; // e.g. the tools test/run.sh compiles into the prefix
   commands?: string[]; // programs that must be on PATH
   also?: () => string | undefined; // any other reason to skip
@@ -119,6 +123,7 @@ export function whyNot(needs: Needs = {}): string | undefined {
   if (!existsSync("/dev/fuse")) return "needs /dev/fuse (modprobe fuse)";
   if (needs.installed !== false && !canIntegrate()) return skipReason;
   if (SERVICE_MODE && needs.setuid !== undefined) return `set-uid path only: ${needs.setuid}`;
+  if (SERVICE_MODE && needs.ownNamespace !== undefined) return `${needs.ownNamespace}: the service does not serve callers in another mount namespace yet (protocol/README.md, "Not yet")`;
   if (SERVICE_MODE && !(SERVICE_PID && existsSync(OURS_NNP))) return "service mode needs the service and the non-set-uid launcher that test/run.sh sets up (run through npm test)";
   for (const f of needs.files ?? []) if (!existsSync(f)) return `needs ${f} (built by test/run.sh: run through npm test)`;
   for (const c of needs.commands ?? []) if (!have(c)) return `needs ${c}, which is not installed`;
@@ -132,6 +137,9 @@ export function integration(name: string, body: () => void, needs: Needs = {}): 
   if (reason !== undefined) t.test(name, { skip: reason }, () => {});
   else body();
 }
+
+// The reason of the files that install the set-uid launcher.
+export const SETUID_INSTALL = "installs the set-uid launcher (install.sh, the Debian package) and checks it; the service is not part of what they install yet (the units work)";
 
 // Options for one test that is about the set-uid path only: skipped, with the
 // reason, in service mode. t.test(name, setuidOnly("why"), body).
@@ -345,25 +353,29 @@ export function inNamespace(script: string, env: Record<string, string> = {}, ti
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
-// Mount ids of this namespace and where they are.
-function mountIds(): Map<number, string> {
-  const m = new Map<number, string>();
+// Mount ids of this namespace: their parent's id and where they are.
+function mountIds(): Map<number, { parent: number; path: string }> {
+  const m = new Map<number, { parent: number; path: string }>();
   for (const raw of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const f = raw.split(" ");
     if (f.length < 5) continue;
-    m.set(Number(f[0]), f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+    m.set(Number(f[0]), { parent: Number(f[1]), path: f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) });
   }
   return m;
 }
 
-// Detach every mount that is not in `before`, newest (highest id) first.
+// Detach every mount that is not in `before`: the top ones of each new
+// subtree (a lazy unmount takes what is below with it), newest first, until
+// none is left.
 function undoMounts(before: Set<number>): void {
-  for (let i = 0; i < 10; i++) {
-    const added = [...mountIds()].filter(([id]) => !before.has(id)).sort((a, b) => b[0] - a[0]);
+  for (let i = 0; i < 20; i++) {
+    const now = mountIds();
+    const added = [...now].filter(([id]) => !before.has(id));
     if (added.length === 0) return;
-    for (const [, path] of added) spawnSync("umount", ["-l", "--no-canonicalize", path]);
+    const tops = added.filter(([, m]) => before.has(m.parent) || !now.has(m.parent)).sort((a, b) => b[0] - a[0]);
+    for (const [, m] of tops.length > 0 ? tops : added) spawnSync("umount", ["-l", "--no-canonicalize", m.path]);
   }
-  throw new Error(`cannot undo the mounts of a script: ${JSON.stringify([...mountIds()].filter(([id]) => !before.has(id)))}`);
+  throw new Error(`cannot undo the mounts of a script: ${JSON.stringify([...mountIds()].filter(([id]) => !before.has(id)).slice(0, 20))}`);
 }
 
 // ---- additions for the security regression tests ---------------------------
