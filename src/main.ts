@@ -19,7 +19,10 @@ import { VERSION } from "./version.ts";
 
 // callerFd: served by the service, the caller's fds are not ours; it maps a
 // caller's fd number to the fd that carries it here (undefined: not passed).
-export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined };
+// cwd: the caller's working directory as a path, when this process could not
+// enter it (src/servicerequest.ts): a relative mountpoint is resolved against
+// it, as the set-uid path's realpath() resolves one against getcwd().
+export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined; cwd?: string };
 
 // The comm socket must be one the fd can travel over: an AF_UNIX stream or
 // seqpacket socket (go-fuse uses seqpacket). On anything else SCM_RIGHTS is
@@ -57,7 +60,7 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
 
   const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
   ctx.audit.begin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
-  const mountpoint = resolveMountpoint(p.operands[0]!);
+  const mountpoint = resolveMountpoint(p.operands[0]!, env.cwd);
   c.chdir("/");
   ctx.audit.update({ mountpoint: mountpoint.path });
   if (p.unmount && !p.autoUnmount) {

@@ -20,10 +20,12 @@ export type Mountpoint = {
 
 export const NO_LINKS = c.RESOLVE.NO_SYMLINKS | c.RESOLVE.NO_MAGICLINKS;
 
-export function resolveMountpoint(arg: string): Mountpoint {
+// `cwd`: the directory a relative argument is relative to, when it is not
+// this process's working directory (see Env.cwd in main.ts).
+export function resolveMountpoint(arg: string, cwd?: string): Mountpoint {
   if (arg === "") refuse("invalid mountpoint ''");
   const { toResolve, last } = splitForResolution(arg);
-  const resolved = c.realpath(toResolve);
+  const resolved = c.realpath(cwd !== undefined && !toResolve.startsWith("/") ? `${cwd}/${toResolve}` : toResolve);
   if (typeof resolved === "number") refuse(`bad mount point ${arg}: ${c.strerror(-resolved)}`);
   const path = joinResolved(resolved, last);
   const split = splitParent(path);

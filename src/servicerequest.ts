@@ -53,8 +53,21 @@ export function serveOneRequest(): never {
   }
   for (const fd of new Set([in0, out1, err2])) if (fd > 2) c.close(fd);
   // The caller's cwd, for a relative mountpoint; main() goes to "/" once the
-  // mountpoint is resolved.
-  const cd = c.fchdir(cwd);
+  // mountpoint is resolved. A cwd on the caller's own FUSE mount (without
+  // allow_other) cannot be entered by root: the kernel lets only the mount's
+  // owner in (fuse_allow_current_process compares real, effective and saved
+  // uid). The set-uid helper never enters it (it inherits it, and realpath()
+  // reads only its path), so neither must this: its path, from the kernel,
+  // is what a relative mountpoint is resolved against then.
+  let cwdPath: string | undefined;
+  let cd = c.fchdir(cwd);
+  if (cd === -c.E.EACCES) {
+    const path = c.readlink(`/proc/self/fd/${cwd}`);
+    if (typeof path === "string" && path.startsWith("/") && !path.endsWith(" (deleted)")) {
+      cwdPath = path;
+      cd = c.chdir("/");
+    }
+  }
   c.close(cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
 
@@ -72,5 +85,5 @@ export function serveOneRequest(): never {
   };
   const caller = { uid: peer.uid, gid: peer.gid, groups };
   const [argv0, ...args] = req.argv;
-  return main(argv0 || undefined, args, { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd }, { caller, pid: peer.pid, watching });
+  return main(argv0 || undefined, args, { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd, cwd: cwdPath }, { caller, pid: peer.pid, watching });
 }
