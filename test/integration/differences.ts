@@ -151,9 +151,9 @@ export const SERVICE_DIFFERENCES = [
     why: "protocol/README.md, Request: 'At most 65,536 bytes' (one SEQPACKET message, MAX_REQUEST_BYTES).",
   },
   {
-    id: "caller-seccomp-not-inherited",
-    what: "A seccomp filter of the caller (e.g. fsopen() failing with ENOSYS, as in containers) does not apply to the service, so --sync-init mounts for such a caller; the set-uid helper inherits the filter and refuses --sync-init before the fd.",
-    why: "service.md §2: the service does the mount in its own process; only the caller's identity (SO_PEERCRED) and fds travel with the request.",
+    id: "caller-limits-not-inherited",
+    what: "The caller's seccomp filter (e.g. fsopen() failing with ENOSYS, as in containers) and its stack and address-space limits do not apply to the service's request child: --sync-init mounts, and -V answers, where the set-uid helper inherits them and refuses (--sync-init before the fd; `the stack size (ulimit -s) limit … is below …`).",
+    why: "service.md §2-3: the work is done by a fresh child of the service; only the caller's identity (SO_PEERCRED) and fds travel with the request (protocol/README.md, How the service runs a request).",
   },
 ] as const satisfies readonly Difference[];
 

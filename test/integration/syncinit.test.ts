@@ -6,6 +6,7 @@ import { readFileSync, mkdirSync, statSync } from "node:fs";
 import {
   integration, OURS, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, waitFor, killTree,
   type User, spawnAs,
+  privilegedPid,
 } from "../lib/harness.ts";
 
 const PEER = `${PREFIX}/tools/syncpeer`;
@@ -41,7 +42,11 @@ function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; helperPid:
     };
     check();
   });
-  const helperPid = line(0).then((l) => (JSON.parse(l) as { helperPid: number }).helperPid);
+  // In service mode: the service's request child (the root process that mounts).
+  const helperPid = line(0).then(async (l) => {
+    const p = (JSON.parse(l) as { helperPid: number }).helperPid;
+    return (await privilegedPid(p)) ?? p;
+  });
   const report = line(1).then((l) => JSON.parse(l) as PeerReport);
   // Tests that kill the peer never await its report.
   report.catch(() => {});

@@ -4,7 +4,7 @@
 
 import t from "tap";
 import { spawnSync, spawn, execFileSync, type ChildProcess, type StdioOptions } from "node:child_process";
-import { mkdtempSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
+import { mkdtempSync, copyFileSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,14 +54,12 @@ export function ours(argv: string[], o: { argv0?: string; env?: Record<string, s
 // that runs our launcher ("" in set-uid mode).
 export const OURS_NNP_PREFIX = SERVICE_MODE ? `${SETPRIV} --no-new-privs ` : "";
 
-// Whether a command line runs our launcher: the launcher itself, or a tool of
-// ours whose JSON spec names it as the helper. (In service mode a run of
-// OURS without no-new-privs fails loudly: test/tools/nnpguard.c.)
-// ours as an argument (a FUSE server's `--helper OURS`), or a tool of ours
-// whose JSON spec names it as the helper. (In service mode a run of OURS
-// without no-new-privs fails loudly: test/tools/nnpguard.c.)
-const runsOurs = (argv: string[]): boolean =>
-  argv.includes(OURS) || argv.slice(1).some((a) => a.startsWith("{") && a.includes(`"helper":${JSON.stringify(OURS)}`));
+// Whether a command line runs our launcher: any argument that names it (the
+// launcher itself, a FUSE server's `--helper OURS`, a tool's JSON spec, a
+// `sh -c` script). (In service mode a run of OURS without no-new-privs fails
+// loudly: test/tools/nnpguard.c; a command line that runs Debian's helper too
+// says nnp: false and wraps its runs of ours itself.)
+const runsOurs = (argv: string[]): boolean => argv.some((a) => a.includes(OURS));
 
 // What runAs and friends spawn for argv, argv0 and env: wrapped when it runs ours.
 function spawnArgs(argv: string[], argv0: string | undefined, env: Record<string, string>, nnp: boolean | undefined): { file: string; args: string[]; argv0: string | undefined; env: Record<string, string> } {
@@ -209,8 +207,9 @@ export type HoldReport = {
 };
 
 // Mount through a helper the way libfuse does, as the user; waits for the helper.
-export function fakeMount(u: User | null, spec: ClientSpec): ClientReport {
-  const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" }, nnp: spec.helper === OURS });
+// (o.nnp: the helper is a script that runs ours.)
+export function fakeMount(u: User | null, spec: ClientSpec, o: { nnp?: boolean } = {}): ClientReport {
+  const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" }, nnp: o.nnp ?? spec.helper === OURS });
   if (r.code !== 0) throw new Error(`fake client failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientReport;
 }
@@ -341,6 +340,7 @@ export function withPrivateSyslog(u: User, log: string, body: string): Run {
 export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000, o: { nnp?: boolean } = {}): Run {
   const e = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env };
   if (SERVICE_MODE) {
+    realUmount();
     const before = new Set(mountIds().keys());
     const argv = [...(o.nnp === false ? [] : [SETPRIV, "--no-new-privs"]), "bash", "-euo", "pipefail", "-c", script];
     const r = spawnSync(argv[0]!, argv.slice(1), { env: e, encoding: "utf8", timeout: timeoutMs });
@@ -364,6 +364,20 @@ function mountIds(): Map<number, { parent: number; path: string }> {
   return m;
 }
 
+// A copy of /bin/umount taken before any script could bind a recorder over
+// it (they do), for undoMounts.
+let umountCopy: string | undefined;
+function realUmount(): string {
+  if (umountCopy === undefined) {
+    const d = realpathSync(mkdtempSync("/tmp/fm-umount-"));
+    umountCopy = `${d}/umount`;
+    copyFileSync("/usr/bin/umount", umountCopy);
+    chmodSync(umountCopy, 0o700);
+    process.on("exit", () => rmSync(d, { recursive: true, force: true }));
+  }
+  return umountCopy;
+}
+
 // Detach every mount that is not in `before`: the top ones of each new
 // subtree (a lazy unmount takes what is below with it), newest first, until
 // none is left.
@@ -373,7 +387,7 @@ function undoMounts(before: Set<number>): void {
     const added = [...now].filter(([id]) => !before.has(id));
     if (added.length === 0) return;
     const tops = added.filter(([, m]) => before.has(m.parent) || !now.has(m.parent)).sort((a, b) => b[0] - a[0]);
-    for (const [, m] of tops.length > 0 ? tops : added) spawnSync("umount", ["-l", "--no-canonicalize", m.path]);
+    for (const [, m] of tops.length > 0 ? tops : added) spawnSync(realUmount(), ["-l", "--no-canonicalize", m.path]);
   }
   throw new Error(`cannot undo the mounts of a script: ${JSON.stringify([...mountIds()].filter(([id]) => !before.has(id)).slice(0, 20))}`);
 }
