@@ -21,8 +21,11 @@ import { VERSION } from "./version.ts";
 // caller's fd number to the fd that carries it here (undefined: not passed);
 // elsewhere: why the caller's mount namespace or root cannot be served
 // (src/servicens.ts), refused here so that it is reported and audited as
-// every refusal is.
-export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined; elsewhere?: string };
+// every refusal is; cwd: the caller's working directory as a path, when this
+// process could not enter it (src/servicerequest.ts): a relative mountpoint is
+// resolved against it, as the set-uid path's realpath() resolves one against
+// getcwd().
+export type Env = { commFd?: string; device?: string; callerFd?: (n: number) => number | undefined; elsewhere?: string; cwd?: string };
 
 // The comm socket must be one the fd can travel over: an AF_UNIX stream or
 // seqpacket socket (go-fuse uses seqpacket). On anything else SCM_RIGHTS is
@@ -68,7 +71,7 @@ function run(ctx: Ctx, p: ReturnType<typeof parseArgv>, env: Env): number {
   const action = p.autoUnmount ? "auto-unmount" : p.unmount ? "unmount" : "mount";
   ctx.audit.begin({ action, mountpoint: p.operands[0]!, ...(action === "mount" ? { options: p.options } : {}) });
   if (env.elsewhere !== undefined) refuse(env.elsewhere);
-  const mountpoint = resolveMountpoint(p.operands[0]!);
+  const mountpoint = resolveMountpoint(p.operands[0]!, env.cwd);
   try {
     return act(ctx, p, env, mountpoint);
   } finally {

@@ -20,10 +20,27 @@ export type Mountpoint = {
 
 export const NO_LINKS = c.RESOLVE.NO_SYMLINKS | c.RESOLVE.NO_MAGICLINKS;
 
-export function resolveMountpoint(arg: string): Mountpoint {
+// A relative path under `cwd` the way realpath() treats getcwd()'s answer:
+// taken as resolved (never looked at again: a cwd on the caller's own FUSE
+// mount may not be), its leading "." and ".." applied to it as text.
+function underCwd(cwd: string, rel: string): string {
+  const base = cwd.split("/").filter((p) => p !== "");
+  const parts = rel.split("/");
+  let i = 0;
+  for (; i < parts.length; i++) {
+    if (parts[i] === "" || parts[i] === ".") continue;
+    if (parts[i] === "..") { base.pop(); continue; }
+    break;
+  }
+  return `/${[...base, ...parts.slice(i)].join("/")}`;
+}
+
+// `cwd`: the directory a relative argument is relative to, when it is not
+// this process's working directory (see Env.cwd in main.ts).
+export function resolveMountpoint(arg: string, cwd?: string): Mountpoint {
   if (arg === "") refuse("invalid mountpoint ''");
   const { toResolve, last } = splitForResolution(arg);
-  const resolved = c.realpath(toResolve);
+  const resolved = c.realpath(cwd !== undefined && !toResolve.startsWith("/") ? underCwd(cwd, toResolve) : toResolve);
   if (typeof resolved === "number") refuse(`bad mount point ${arg}: ${c.strerror(-resolved)}`);
   const path = joinResolved(resolved, last);
   const split = splitParent(path);

@@ -93,6 +93,27 @@ function environment(request: ServiceRequest, r: { comm: number | undefined }, e
   return { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd, ...(elsewhere !== undefined ? { elsewhere } : {}) };
 }
 
+// The caller's cwd, for a relative mountpoint (main() goes to "/" once the
+// mountpoint is resolved). A cwd on the caller's own FUSE mount (without
+// allow_other) cannot be entered by root: the kernel lets only the mount's
+// owner in (fuse_allow_current_process compares real, effective and saved
+// uid). The set-uid helper never enters it (it inherits it, and realpath()
+// reads only its path), so neither must this: its path, from the kernel, is
+// what a relative mountpoint is resolved against then. Closes cwdFd.
+function enterCwd(cwdFd: number): { cd: number; cwdPath?: string } {
+  let cd = c.fchdir(cwdFd);
+  let cwdPath: string | undefined;
+  if (cd === -c.E.EACCES) {
+    const path = c.readlink(c.fdPath(cwdFd));
+    if (typeof path === "string" && path.startsWith("/") && !path.endsWith(" (deleted)")) {
+      cwdPath = path;
+      cd = c.chdir("/");
+    }
+  }
+  c.close(cwdFd);
+  return cwdPath !== undefined ? { cd, cwdPath } : { cd };
+}
+
 export function serveOneRequest(): never {
   const fail = (why: string, stderr = -1): never => {
     if (stderr >= 0) c.writeAll(stderr, `fusermount3: ${why}\n`);
@@ -114,13 +135,10 @@ export function serveOneRequest(): never {
     argv0: r.request.argv[0] || "fusermount", request: r.request, caller: r.caller, pid: r.pid, pidfd: r.pidfd, cwd: r.cwd, comm: r.comm, notice: NOTICE,
   });
   if (r.pidfd >= 0) c.close(r.pidfd);
-  // The caller's cwd, for a relative mountpoint; main() goes to "/" once the
-  // mountpoint is resolved.
-  const cd = c.fchdir(r.cwd);
-  c.close(r.cwd);
+  const { cd, cwdPath } = enterCwd(r.cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
   if (r.request.resume) return resume(r, watchDir, elsewhere);
-  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere, watchDir);
+  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere, watchDir, cwdPath);
 }
 
 // FLAG_RESUME: the launcher of a watch the service held before it went away.
@@ -167,8 +185,8 @@ export function serveEnteredRequest(): never {
 // notice, then main(). With watchDir (a caller in the service's own
 // namespace), an auto-unmount watch goes to the service (src/servicewatch.ts).
 function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, r: { comm: number | undefined }, notice: number,
-  elsewhere?: string, watchDir?: string): never {
-  const env = environment(req, r, elsewhere);
+  elsewhere?: string, watchDir?: string, cwdPath?: string): never {
+  const env = { ...environment(req, r, elsewhere), ...(cwdPath !== undefined ? { cwd: cwdPath } : {}) };
   let told = false;
   c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the request or its watch
   const watching = () => {
@@ -194,14 +212,14 @@ export function serveInThread(conn: number): number {
   if (!r) return 1;
   const here = callerIsHere(r.pid, r.pidfd);
   if (r.pidfd >= 0) c.close(r.pidfd);
-  const cd = here === true ? c.fchdir(r.cwd) : 0;
-  c.close(r.cwd);
+  const entered = here === true ? enterCwd(r.cwd) : (c.close(r.cwd), { cd: 0 });
+  const cd = entered.cd;
   let status = 1;
   if (here !== true) c.writeAll(r.stdio[2], `fusermount3: ${here === false ? "your mount namespace or root changed while the request waited: run it again" : here}\n`);
   else if (cd < 0) c.writeAll(r.stdio[2], `fusermount3: cannot enter the caller's working directory: ${c.strerror(-cd)}\n`);
   else {
     const [argv0, ...args] = r.request.argv;
-    const env = environment(r.request, r);
+    const env = { ...environment(r.request, r), ...(entered.cwdPath !== undefined ? { cwd: entered.cwdPath } : {}) };
     const watching = () => { throw new Error("an auto-unmount watch cannot be served in a service thread"); };
     status = serve(argv0 || undefined, args, env, {
       caller: r.caller, pid: r.pid, watching, errFd: r.stdio[2], outFd: r.stdio[1], inThread: true,

@@ -10,7 +10,7 @@ import t from "tap";
 import { spawnSync } from "node:child_process";
 import { readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { integration, ROOT, inNamespace, rootScratch } from "../lib/harness.ts";
+import { integration, ROOT, inNamespace, rootScratch, SETUID_INSTALL } from "../lib/harness.ts";
 import { findParser, profileForParser, ubuntuProfile, localRules } from "../lib/apparmor.ts";
 
 const parser = findParser();
@@ -112,6 +112,7 @@ integration("AppArmor install tests", () => {
     t.equal(line(r.stdout, "UNINSTALLED"), "absent");
   });
 }, {
+  setuid: SETUID_INSTALL,
   also: () => (!parser || !existsSync("/etc/apparmor.d") ? "apparmor_parser and /etc/apparmor.d are needed (Debian package apparmor)"
     : !overlay ? "needs overlayfs" : undefined),
 });

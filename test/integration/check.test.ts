@@ -7,7 +7,7 @@ import t from "tap";
 import { writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import {
-  ROOT, PREFIX, integration, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir,
+  ROOT, PREFIX, integration, OURS, OURS_HELPER, user, scratch, rootScratch, runAs, inNamespace, cleanupDir, setuidOnly,
 } from "../lib/harness.ts";
 
 type Finding = { id: string; severity: string; message: string };
@@ -38,6 +38,12 @@ integration("check tests", () => {
     chmodSync(out, 0o4755);
     return out;
   };
+  // --check diagnoses the set-uid installation from the caller's process (its
+  // NoNewPrivileges, seccomp filter, AppArmor label, the launcher it came
+  // through). Through the service it runs in the service's request child
+  // and reports on that process instead: a known difference (see the README's
+  // testing section), to be settled with the work on --check for the service.
+  const CHECK_SETUID = setuidOnly("--check's diagnosis of the set-uid installation from the caller's process; through the service it reports on the service's request child instead (known difference)");
   const syncInitSupported = (() => {
     const j = JSON.parse(runAs(u, [OURS, "--check", "--json"]).stdout) as { syncInit: string };
     return j.syncInit === "supported";
@@ -92,7 +98,7 @@ integration("check tests", () => {
     }
   });
 
-  t.test("NoNewPrivileges: the set-uid bit is ignored, and the check says why", async (t) => {
+  t.test("NoNewPrivileges: the set-uid bit is ignored, and the check says why", CHECK_SETUID, async (t) => {
     const r = runAs(u, ["/usr/bin/setpriv", "--no-new-privs", OURS, "--check"]);
     t.equal(r.code, 1, r.stdout);
     t.match(r.stdout, /: NoNewPrivileges is set for this process \(NoNewPrivs: 1 in \/proc\/self\/status\), so the kernel ignores the set-uid bit of every fusermount3: start the fusermount3 service, which works under it \(systemctl enable --now fusermount3\.socket, or \.\/install\.sh --service\), or run the FUSE server outside the NoNewPrivileges sandbox \(systemd NoNewPrivileges=, setpriv --no-new-privs, bwrap, containers\)\n/);
@@ -115,7 +121,7 @@ integration("check tests", () => {
     t.match(r.stdout, /exit=1\n$/);
   });
 
-  t.test("a fusermount3 earlier in PATH (/usr/local/bin): not set-uid, a stale launcher of ours, another one", async (t) => {
+  t.test("a fusermount3 earlier in PATH (/usr/local/bin): not set-uid, a stale launcher of ours, another one", CHECK_SETUID, async (t) => {
     const plain = `${rootDir}/fusermount3-plain2`;
     execFileSync("install", ["-m", "0755", "/usr/bin/fusermount3", plain]);
     const stale = launcherFor("/gone/lib/fusermount3/fusermount3-bun", `${rootDir}/fusermount3-stale`);
@@ -133,7 +139,7 @@ integration("check tests", () => {
     t.match(c.stdout, /no problems found\nexit=0\n$/, "another working fusermount3 is a note");
   });
 
-  t.test("this launcher where libfuse looks: no note about another fusermount3", async (t) => {
+  t.test("this launcher where libfuse looks: no note about another fusermount3", CHECK_SETUID, async (t) => {
     const r = inNamespace(`
       mount --bind ${OURS} /usr/bin/fusermount3
       ${asUser(`${OURS} --check`)}`);
@@ -142,7 +148,7 @@ integration("check tests", () => {
     t.match(r.stdout, /exit=0\n$/);
   });
 
-  t.test("launcher/helper skew: the launcher next to the helper was built for another helper", async (t) => {
+  t.test("launcher/helper skew: the launcher next to the helper was built for another helper", CHECK_SETUID, async (t) => {
     const skewed = launcherFor("/old/lib/fusermount3/fusermount3-bun", `${rootDir}/fusermount3-skewed`);
     const real = `${rootDir}/real-launcher`;
     writeFileSync(real, "");
@@ -155,7 +161,7 @@ integration("check tests", () => {
     t.match(r.stdout, /exit=1\n$/);
   });
 
-  t.test("AppArmor: a profile for this launcher without this project's local rules", async (t) => {
+  t.test("AppArmor: a profile for this launcher without this project's local rules", CHECK_SETUID, async (t) => {
     const aa = `${rootDir}/apparmor.d`;
     const sysmod = `${rootDir}/sysmodule`;
     mkdirSync(`${aa}/local`, { recursive: true });
@@ -199,7 +205,7 @@ integration("check tests", () => {
     t.notMatch(other.stdout, /AppArmor profile/, "the profile confines another fusermount3, not this one");
   });
 
-  t.test("synchronous FUSE_INIT that cannot work end to end (fsopen denied by seccomp, as in containers)", { skip: !syncInitSupported && "the kernel has no sync init" }, async (t) => {
+  t.test("synchronous FUSE_INIT that cannot work end to end (fsopen denied by seccomp, as in containers)", { skip: !syncInitSupported ? "the kernel has no sync init" : CHECK_SETUID.skip }, async (t) => {
     // test/tools/nosyscall: root installs a filter that fails fsopen() with
     // EPERM (allowed without NoNewPrivileges for root), drops to the user and
     // runs the set-uid launcher, which inherits the filter: the helper is root

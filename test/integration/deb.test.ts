@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { integration, ROOT, PREFIX, user, inNamespace, rootScratch } from "../lib/harness.ts";
+import { integration, ROOT, PREFIX, user, inNamespace, rootScratch, SETUID_INSTALL } from "../lib/harness.ts";
 import { findParser, profileForParser, ubuntuProfile, localRules } from "../lib/apparmor.ts";
 
 const packaged = spawnSync("dpkg-query", ["-S", "/bin/fusermount3"]).status === 0;
@@ -285,4 +285,4 @@ integration("Debian package tests", () => {
     t.match(o, /^RELOAD INSTALLED 1$/m, "the profile is reloaded after installing our rules");
     t.match(o, /^RELOAD REMOVED 2 \[ls: cannot access .*No such file/m, "and after removing them");
   });
-}, { also: () => (!packaged || !overlay || !dpkgDeb ? "needs dpkg-deb, Debian's fuse3 package and overlayfs" : undefined) });
+}, { setuid: SETUID_INSTALL, also: () => (!packaged || !overlay || !dpkgDeb ? "needs dpkg-deb, Debian's fuse3 package and overlayfs" : undefined) });

@@ -122,6 +122,49 @@ export function difference(id: DifferenceId): Difference {
   return d;
 }
 
+// Where the service path (the launcher not set-uid, the caller under
+// NoNewPrivileges, a root `fusermount3-bun --service` doing the work: the
+// second pass of npm test, FM_TEST_MODE=service) differs from the set-uid
+// path on purpose or for now. A test that meets one names it and asserts the
+// service's behaviour in service mode; everything else must be the same in
+// both modes. `why` cites protocol/README.md ("The service protocol") or
+// /work/shared/spec/service.md.
+export const SERVICE_DIFFERENCES = [
+  {
+    id: "launcher-is-the-callers",
+    what: "The launcher is the caller's own process (not set-uid): the caller may stop or kill it; SIGKILL ends it with the signal while the request (an auto_unmount watch included) goes on in the service, which is unaffected. The set-uid helper cannot be signalled by its caller (caller-cannot-signal).",
+    why: "protocol/README.md, Limits and failures: 'client disconnects meanwhile: the request still completes; its reply is dropped'; what runs as root is the service's child.",
+  },
+  {
+    id: "killed-request-status",
+    what: "When the root process doing the work (the service's request child) is killed by a signal, the launcher exits with 128 + the signal number (137 for SIGKILL) instead of dying of the signal as the set-uid helper does.",
+    why: "protocol/README.md, Limits and failures: 'the request crashes or is killed: FM3S (signal: 128 + signal)'; the launcher turns the status into its exit code.",
+  },
+  {
+    id: "comm-fd-option-not-passed",
+    what: "The fd named by --comm-fd N in argv (rather than by _FUSE_COMMFD) is not passed to the service: the request fails as for a closed fd (`fstat of comm fd N failed: Bad file descriptor`), and `--comm-fd N` with a closed _FUSE_COMMFD fails on that one; the set-uid path uses fd N.",
+    why: "protocol/README.md, Not yet: 'The comm fd named by --comm-fd N in argv (rather than _FUSE_COMMFD) is not passed'.",
+  },
+  {
+    id: "request-size-limit",
+    what: "A request whose argv and variables exceed 65,536 bytes is refused by the launcher (`arguments too long for the service`, exit 1, nothing sent); the set-uid path takes what execve() takes.",
+    why: "protocol/README.md, Request: 'At most 65,536 bytes' (one SEQPACKET message, MAX_REQUEST_BYTES).",
+  },
+  {
+    id: "caller-limits-not-inherited",
+    what: "The caller's seccomp filter (e.g. fsopen() failing with ENOSYS, as in containers) and its stack and address-space limits do not apply to the service's request child: --sync-init mounts, and -V answers, where the set-uid helper inherits them and refuses (--sync-init before the fd; `the stack size (ulimit -s) limit … is below …`).",
+    why: "service.md §2-3: the work is done by a fresh child of the service; only the caller's identity (SO_PEERCRED) and fds travel with the request (protocol/README.md, How the service runs a request).",
+  },
+] as const satisfies readonly Difference[];
+
+export type ServiceDifferenceId = (typeof SERVICE_DIFFERENCES)[number]["id"];
+
+export function serviceDifference(id: ServiceDifferenceId): Difference {
+  const d = SERVICE_DIFFERENCES.find((x) => x.id === id);
+  if (!d) throw new Error(`unknown service difference ${id}`);
+  return d;
+}
+
 // Run directly (tap runs every file of test/integration): check the table itself.
 import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
@@ -135,6 +178,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       t.ok(d.what.length > 10 && !d.what.includes("\n"), `${d.id}: one-line what`);
       t.ok(d.why.length > 10 && !d.why.includes("\n"), `${d.id}: one-line why`);
       t.match(d.why, /§\d/, `${d.id}: why cites a spec section`);
+    }
+    const sids = SERVICE_DIFFERENCES.map((d) => d.id);
+    t.equal(new Set([...ids, ...sids]).size, ids.length + sids.length, "service ids are unique, and not those of the C comparison");
+    for (const d of SERVICE_DIFFERENCES) {
+      t.match(d.id, /^[a-z0-9-]+$/, `${d.id}: id is a slug`);
+      t.ok(d.what.length > 10 && !d.what.includes("\n"), `${d.id}: one-line what`);
+      t.ok(d.why.length > 10 && !d.why.includes("\n"), `${d.id}: one-line why`);
+      t.match(d.why, /protocol\/README\.md|service\.md §\d/, `${d.id}: why cites the service protocol or spec`);
     }
   });
 }

@@ -98,6 +98,8 @@ differential("differential: the command line", (x) => {
     ours: { code: 0, stdout: "fusermount3 version: 3.19.0\n", stderr: "", gotFd: false, mounts: [] },
     c: { code: 0, stdout: "fusermount3 version: 3.14.0\n", stderr: "" },
   };
+  // Service mode: the fd named by --comm-fd is not sent to the service.
+  const NOT_PASSED = refused(`${P}fstat of comm fd 3 failed: Bad file descriptor\n`);
   const unrecognized = (opt: string): Partial<Expect> => ({ code: 1, stderr: `${P}unrecognized option '${opt}'\n`, gotFd: false });
   fam("getopt (deliberate differences)", [
     { name: "-V", args: ["-V"], ...VERSION_OURS },
@@ -130,14 +132,17 @@ differential("differential: the command line", (x) => {
     {
       name: "--comm-fd 3 without _FUSE_COMMFD", args: ["--comm-fd", "3", "--", M], commFd: false, diff: "long-options",
       ours: mounted(line()), c: unrecognized("--comm-fd"),
+      service: { diff: "comm-fd-option-not-passed", ours: NOT_PASSED },
     },
     {
       name: "--comm=3 (prefix) without _FUSE_COMMFD", args: ["--comm=3", M], commFd: false, diff: "long-options",
       ours: mounted(line()), c: unrecognized("--comm=3"),
+      service: { diff: "comm-fd-option-not-passed", ours: NOT_PASSED },
     },
     {
       name: "--comm-fd 3 overrides a closed _FUSE_COMMFD=99", args: ["--comm-fd=3", "--", M], commFd: false, env: { _FUSE_COMMFD: "99" }, diff: "long-options",
       ours: mounted(line()), c: unrecognized("--comm-fd=3"),
+      service: { diff: "comm-fd-option-not-passed", ours: NOT_PASSED },
     },
     {
       name: "--comm-fd at the end", args: [M, "--comm-fd"], diff: "long-options",

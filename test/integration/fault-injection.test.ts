@@ -9,8 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import {
   integration, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User,
+  mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User, spawnAs,
+  privilegedPid, SERVICE_MODE,
 } from "../lib/harness.ts";
+import { serviceDifference } from "./differences.ts";
 
 const FAULT_PEER = `${PREFIX}/tools/faultpeer`;
 const SYNC_PEER = `${PREFIX}/tools/syncpeer`;
@@ -19,7 +21,7 @@ type Line = Record<string, unknown>;
 
 // A peer process (faultpeer or syncpeer) whose JSON lines arrive one by one.
 function startPeer(tool: string, u: User, spec: Record<string, unknown>): { child: ChildProcess; line: (n: number, ms?: number) => Promise<Line> } {
-  const child = spawn(tool, [JSON.stringify({ helper: OURS, ...spec })], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnAs(u, [tool, JSON.stringify({ helper: OURS, ...spec })]);
   const lines: Line[] = [];
   let buf = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -118,14 +120,19 @@ integration("fault injection tests", () => {
     const mnt = mkdirAs(u, `${base}/kill-proceed`);
     const p = startPeer(SYNC_PEER, u, { args: sync(mnt), proceed: "never" });
     t.teardown(() => killTree(p.child.pid));
-    const { helperPid } = await p.line(0) as { helperPid: number };
+    const helperPid = (await privilegedPid((await p.line(0)).helperPid as number))!;
     await new Promise((r) => setTimeout(r, 600));
     t.ok(alive(helperPid), "the helper waits for proceed");
     t.equal(mountsAt(mnt).length, 0, "nothing mounted before proceed");
     process.kill(helperPid, "SIGKILL");
     const r = await p.line(1);
     t.equal(r.gotFd, true, "the peer had the fd");
-    t.equal(r.signal, "SIGKILL");
+    if (SERVICE_MODE) {
+      t.comment(`service-mode difference killed-request-status: ${serviceDifference("killed-request-status").what}`);
+      t.equal(r.exitCode, 128 + 9, "the launcher exits with 128 + SIGKILL");
+    } else {
+      t.equal(r.signal, "SIGKILL");
+    }
     t.equal(mountsAt(mnt).length, 0, "nothing mounted");
     await noHelperLeft(t);
   });
@@ -134,7 +141,7 @@ integration("fault injection tests", () => {
     const mnt = mkdirAs(u, `${base}/kill-init`);
     const p = startPeer(SYNC_PEER, u, { args: sync(mnt), init: "ignore" });
     t.teardown(() => killTree(p.child.pid));
-    const { helperPid } = await p.line(0) as { helperPid: number };
+    const helperPid = (await privilegedPid((await p.line(0)).helperPid as number))!;
     t.ok(await waitFor(() => { try { return /request_wait_answer|fuse/.test(readFileSync(`/proc/${helperPid}/wchan`, "utf8")); } catch { return false; } }, 10000, 20),
       "the helper is inside the mount, waiting for FUSE_INIT");
     process.kill(helperPid, "SIGKILL");
@@ -204,13 +211,14 @@ integration("fault injection tests", () => {
       if (proto === "classic") {
         const h = await fakeMountHold(u, { helper: OURS, args: ["-o", "auto_unmount", "--", mnt] });
         client = h.client;
-        watchdogPid = h.report.pid!;
+        watchdogPid = (await privilegedPid(h.report.pid!))!;
         t.ok(h.report.gotFd);
       } else {
         const p = startPeer(SYNC_PEER, u, { args: sync(mnt, "auto_unmount"), hold: true });
         client = p.child;
-        watchdogPid = (await p.line(0)).helperPid as number;
+        const launcher = (await p.line(0)).helperPid as number;
         t.equal((await p.line(1)).status, 0);
+        watchdogPid = (await privilegedPid(launcher))!;
       }
       t.teardown(() => killTree(client.pid));
       t.equal(mountsAt(mnt).length, 1, `${proto}: mounted`);

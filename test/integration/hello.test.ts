@@ -5,7 +5,7 @@ import t, { type Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   integration, OURS, C_HELPER, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
-  waitFor, killTree, type User,
+  waitFor, killTree, type User, spawnAs,
 } from "../lib/harness.ts";
 
 const HELLO = `${PREFIX}/tools/hello`;
@@ -13,7 +13,7 @@ const HELLO = `${PREFIX}/tools/hello`;
 type Ready = { ready: boolean; protocol: string; syncInit: boolean; initAnsweredAt: number; statusAt: number; initBeforeMounted: boolean };
 
 function start(u: User, args: string[]): { child: ChildProcess; ready: Promise<Ready>; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(HELLO, args, { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnAs(u, [HELLO, ...args]);
   let err = "";
   child.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));

@@ -3,12 +3,12 @@
 import t from "tap";
 import { writeFileSync, chmodSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, fakeMount, cleanupDir, type User } from "../lib/harness.ts";
+import { integration, OURS, OURS_NNP_PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, fakeMount, cleanupDir, type User } from "../lib/harness.ts";
 
 // Runs the fake client as the user on a pseudo-terminal (util-linux script).
 function onTerminal(u: User, dir: string, spec: object): string {
   const cmd = `${dir}/cmd.sh`;
-  writeFileSync(cmd, `#!/bin/sh\nexec ${FAKE_CLIENT} '${JSON.stringify({ ...spec, inheritStderr: true })}'\n`);
+  writeFileSync(cmd, `#!/bin/sh\nexec ${OURS_NNP_PREFIX}${FAKE_CLIENT} '${JSON.stringify({ ...spec, inheritStderr: true })}'\n`);
   chmodSync(cmd, 0o755);
   const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { uid: u.uid, gid: u.gid, env: { PATH: "/usr/bin:/bin" }, encoding: "utf8" });
   return (r.stdout ?? "").replace(/\r/g, "").split("\n").filter((l) => !l.startsWith("{")).join("\n");

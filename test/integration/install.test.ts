@@ -3,7 +3,7 @@ import t from "tap";
 import { mkdtempSync, statSync, existsSync, readdirSync, rmSync, chmodSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { integration, ROOT, user, inNamespace } from "../lib/harness.ts";
+import { integration, ROOT, user, inNamespace, SETUID_INSTALL } from "../lib/harness.ts";
 
 const install = (...args: string[]) =>
   spawnSync("bash", [join(ROOT, "install.sh"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
@@ -57,4 +57,4 @@ integration("install tests", () => {
     t.notMatch(nosuid.stdout, /INSTALLED/);
     t.match(nosuid.stderr, /mounted nosuid; the launcher's set-uid bit would be ignored/);
   });
-});
+}, { setuid: SETUID_INSTALL });

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, chmodSync, existsSync } from "node:fs";
 import {
   integration, OURS, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, inNamespace, rootScratch, helperPids, type User,
+  mountsAt, cleanupDir, killTree, waitFor, inNamespace, rootScratch, helperPids, type User, spawnAs,
 } from "../lib/harness.ts";
 
 const MANY = `${PREFIX}/tools/manymounts`;
@@ -15,7 +15,7 @@ const alive = (pid: number) => { try { return !/\) Z /.test(readFileSync(`/proc/
 
 // The example server, serving (so the mount is alive) until killed.
 async function hello(u: User, mnt: string): Promise<ChildProcess> {
-  const child = spawn(HELLO, [mnt, "--helper", OURS], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnAs(u, [HELLO, mnt, "--helper", OURS]);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());
     child.once("exit", (code) => reject(new Error(`hello exited ${code}`)));
@@ -84,7 +84,7 @@ integration("mount identity", () => {
   t.test("a second, unrelated mount at the same path is left alone", async (t) => {
     const mnt = mkdirAs(u, `${base}/stacked`);
     // The watched mount: a real server with auto_unmount.
-    const bottom = spawn(HELLO, [mnt, "--helper", OURS, "--auto-unmount", "--classic"], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+    const bottom = spawnAs(u, [HELLO, mnt, "--helper", OURS, "--auto-unmount", "--classic"]);
     t.teardown(() => killTree(bottom.pid));
     t.ok(await waitFor(() => mountsAt(mnt).length === 1, 20000), "watched mount");
     // Another mount on top of it, at the same path (root's tmpfs: a user cannot

@@ -5,7 +5,7 @@ import { writeFileSync, mkdirSync, chmodSync, chownSync, symlinkSync, rmSync, ex
 import { spawnSync, spawn } from "node:child_process";
 import {
   integration, OURS, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMount, fakeMountHold,
-  mountsAt, cleanupDir, killTree, waitFor, helperPids,
+  mountsAt, cleanupDir, killTree, waitFor, helperPids, ours,
 } from "../lib/harness.ts";
 
 integration("mount tests", () => {
@@ -261,7 +261,8 @@ integration("mount tests", () => {
         const args = i % 2 ? ["--sync-init", "-o", "", "--", d] : ["--", d];
         const spec = i % 2 ? { helper: OURS, args, init: "answer" } : { helper: OURS, args };
         const tool = i % 2 ? FAKE_CLIENT.replace(/fakeclient$/, "syncpeer") : FAKE_CLIENT;
-        const child = spawn(tool, [JSON.stringify(spec)], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "ignore"] });
+        const [file, ...args2] = ours([tool, JSON.stringify(spec)]);
+        const child = spawn(file!, args2, { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "ignore"] });
         child.on("exit", () => resolve(i));
       }));
       await Promise.all(runs);

@@ -5,7 +5,7 @@ import t from "tap";
 import { mkdtempSync, writeFileSync, chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync, spawn } from "node:child_process";
 import { join } from "node:path";
-import { integration, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree } from "../lib/harness.ts";
+import { integration, ROOT, OURS, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, killTree , spawnAs } from "../lib/harness.ts";
 
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 
@@ -59,7 +59,7 @@ void unmount;
     chmodSync(join(project, "app"), 0o755);
 
     const mnt = mkdirAs(u, `${base}/pkgmnt`);
-    const app = spawn(join(project, "app"), [mnt, OURS], { env: {}, uid: u.uid, gid: u.gid, stdio: ["ignore", "pipe", "pipe"] });
+    const app = spawnAs(u, [join(project, "app"), mnt, OURS]);
     t.teardown(() => killTree(app.pid));
     const line = await new Promise<string>((resolve, reject) => {
       let buf = "";

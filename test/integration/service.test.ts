@@ -7,7 +7,7 @@ import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, realpathSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import {
-  integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
+  integration, PREFIX, OURS_SETUID, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
   normalizedMount, cleanupDir, rootScratch, have, waitFor, type User, type Run,
 } from "../lib/harness.ts";
 
@@ -22,7 +22,7 @@ integration("service tests", () => {
   const otherBase = scratch(other);
   const tools = rootScratch();
   const NNP = `${tools}/fusermount3`; // the installed launcher, without the set-uid bit
-  copyFileSync(OURS, NNP);
+  copyFileSync(OURS_SETUID, NNP);
   chmodSync(NNP, 0o755);
 
   // A private /run: overlay (upper on a tmpfs), then a tmpfs on /run/fusermount3.
@@ -104,21 +104,21 @@ integration("service tests", () => {
   };
   t.before(async () => {
     const m0 = mkdirAs(u, `${base}/nosvc`);
-    baseline.nnpSetuid = fakeMount(u, OURS, ["--", m0]);
+    baseline.nnpSetuid = fakeMount(u, OURS_SETUID, ["--", m0]);
     const m1 = mkdirAs(u, `${base}/suid`);
-    const s = fakeMount(u, OURS, ["-o", opts, "--", m1], { noNewPrivs: false });
+    const s = fakeMount(u, OURS_SETUID, ["-o", opts, "--", m1], { noNewPrivs: false });
     if (s.exitCode !== 0) throw new Error(s.stderr);
     baseline.mount = normalizedMount(mountsAt(m1)[0]);
-    runAs(u, [OURS, "-u", m1], { env });
+    runAs(u, [OURS_SETUID, "-u", m1], { env });
     sh(["mount", "--bind", conf, "/etc/fuse.conf"]);
     try {
-      for (const [, args] of refusals) baseline.refusals.push(fakeMount(u, OURS, args, { noNewPrivs: false }));
+      for (const [, args] of refusals) baseline.refusals.push(fakeMount(u, OURS_SETUID, args, { noNewPrivs: false }));
     } finally { spawnSync("umount", ["/etc/fuse.conf"]); }
-    baseline.unmountNotMounted = runAs(u, [OURS, "-u", mine], { env });
-    baseline.bogus = runAs(u, [OURS, "--bogus"], { env });
+    baseline.unmountNotMounted = runAs(u, [OURS_SETUID, "-u", mine], { env });
+    baseline.bogus = runAs(u, [OURS_SETUID, "--bogus"], { env });
     const spawnCost = timeV("/bin/true", false);
-    baseline.costV = timeV(OURS, false) - spawnCost;
-    baseline.costCycle = cycle(OURS, false) - 2 * spawnCost;
+    baseline.costV = timeV(OURS_SETUID, false) - spawnCost;
+    baseline.costCycle = cycle(OURS_SETUID, false) - 2 * spawnCost;
 
     await startService();
   });
@@ -139,10 +139,10 @@ integration("service tests", () => {
   t.test("without the service, the set-uid launcher cannot mount under no-new-privs; with it, it can", async (t) => {
     t.equal(baseline.nnpSetuid?.exitCode, 1, "no service: set-uid is ignored");
     t.notOk(baseline.nnpSetuid?.gotFd);
-    const r = fakeMount(u, OURS, ["--", `${base}/nosvc`]);
+    const r = fakeMount(u, OURS_SETUID, ["--", `${base}/nosvc`]);
     t.equal(r.exitCode, 0, r.stderr);
     t.ok(r.gotFd);
-    t.equal(nnp(u, [OURS, "-u", `${base}/nosvc`]).code, 0);
+    t.equal(nnp(u, [OURS_SETUID, "-u", `${base}/nosvc`]).code, 0);
     const v = nnp(u, [NNP, "-V"]);
     t.equal(v.code, 0, v.stderr);
     t.match(v.stdout, /^fusermount3 version: /);
@@ -192,11 +192,11 @@ integration("service tests", () => {
     const suid = baseline.unmountNotMounted!;
     t.equal(svc.code, 1, "-u of something not mounted");
     t.equal(suid.code, 1);
-    t.equal(named(svc.stderr, NNP), named(suid.stderr, OURS));
+    t.equal(named(svc.stderr, NNP), named(suid.stderr, OURS_SETUID));
     t.equal(named(svc.stderr, NNP), `fusermount3: entry for ${mine} not found in /etc/mtab\n`);
     const bad = nnp(u, [NNP, "--bogus"]);
     t.equal(bad.code, baseline.bogus!.code);
-    t.equal(named(bad.stderr, NNP), named(baseline.bogus!.stderr, OURS));
+    t.equal(named(bad.stderr, NNP), named(baseline.bogus!.stderr, OURS_SETUID));
   });
 
   t.test("who asks is what SO_PEERCRED says, whatever the request carries", async (t) => {

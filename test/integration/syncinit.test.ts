@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, mkdirSync, statSync } from "node:fs";
 import {
   integration, OURS, PREFIX, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, waitFor, killTree,
-  type User,
+  type User, spawnAs,
+  privilegedPid,
 } from "../lib/harness.ts";
 
 const PEER = `${PREFIX}/tools/syncpeer`;
@@ -23,9 +24,7 @@ type PeerSpec = {
 
 // Starts the peer; resolves with the helper's pid and a promise of the report.
 function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; helperPid: Promise<number>; report: Promise<PeerReport> } {
-  const child = spawn(PEER, [JSON.stringify({ helper: OURS, ...spec })], {
-    env: {}, uid: u?.uid, gid: u?.gid, stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnAs(u, [PEER, JSON.stringify({ helper: OURS, ...spec })]);
   const lines: string[] = [];
   let buf = "";
   const waiters: Array<() => void> = [];
@@ -43,7 +42,11 @@ function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; helperPid:
     };
     check();
   });
-  const helperPid = line(0).then((l) => (JSON.parse(l) as { helperPid: number }).helperPid);
+  // In service mode: the service's request child (the root process that mounts).
+  const helperPid = line(0).then(async (l) => {
+    const p = (JSON.parse(l) as { helperPid: number }).helperPid;
+    return (await privilegedPid(p)) ?? p;
+  });
   const report = line(1).then((l) => JSON.parse(l) as PeerReport);
   // Tests that kill the peer never await its report.
   report.catch(() => {});

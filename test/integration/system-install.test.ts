@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { integration, ROOT, user, inNamespace } from "../lib/harness.ts";
+import { integration, ROOT, user, inNamespace, SETUID_INSTALL } from "../lib/harness.ts";
 
 const packaged = spawnSync("dpkg-query", ["-S", "/bin/fusermount3"]).status === 0;
 const overlay = readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n");
@@ -82,4 +82,4 @@ integration("system install tests", () => {
     t.equal(existsSync("/usr/lib/fusermount3"), false);
     t.equal(existsSync("/usr/share/man/man1/fusermount3.1.gz"), before.man);
   });
-}, { also: () => (!packaged ? "needs Debian's fuse3 package" : !overlay ? "needs overlayfs" : undefined) });
+}, { setuid: SETUID_INSTALL, also: () => (!packaged ? "needs Debian's fuse3 package" : !overlay ? "needs overlayfs" : undefined) });

@@ -21,10 +21,10 @@ import t from "tap";
 import { writeFileSync, chmodSync, chownSync, symlinkSync, mkdirSync, readFileSync, appendFileSync, rmSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import {
-  integration, OURS, OURS_HELPER, C_HELPER, PREFIX, user, scratch, mkdirAs, fakeMount,
+  integration, OURS, OURS_HELPER, OURS_SETUID, C_HELPER, PREFIX, SERVICE_MODE, user, scratch, mkdirAs, fakeMount,
   mountsAt, normalizedMount, cleanupDir, type User,
 } from "./harness.ts";
-import { difference, type DifferenceId } from "../integration/differences.ts";
+import { difference, serviceDifference, type DifferenceId, type ServiceDifferenceId } from "../integration/differences.ts";
 
 export type Outcome = {
   code: number | null; signal: string | null; stdout: string; stderr: string; gotFd: boolean;
@@ -50,6 +50,10 @@ export type Case = {
   diff?: DifferenceId; // deliberate difference: assert `ours` (and `c`) instead of equality
   ours?: Expect;
   c?: Partial<Expect>;
+  // In service mode only: how the service path differs from the set-uid
+  // path here (an entry of SERVICE_DIFFERENCES), and our outcome there;
+  // `unchecked` names fields that are not compared, with the reason in the entry.
+  service?: { diff: ServiceDifferenceId; ours: Expect; unchecked?: Array<keyof Expect> };
 };
 
 export const P = "fusermount3: ";
@@ -104,7 +108,7 @@ function setup() {
   const mountSnapshot = () =>
     newMounts().map((l) => `${l.mountPoint} ${normalizedMount(mountsAt(l.mountPoint).find((m) => m.id === l.id))}`).sort();
 
-  const helperPaths = [OURS_HELPER, OURS, C_HELPER, PREFIX].filter((p) => p !== "").sort((a, b) => b.length - a.length);
+  const helperPaths = [OURS_HELPER, OURS, OURS_SETUID, C_HELPER, PREFIX].filter((p) => p !== "").sort((a, b) => b.length - a.length);
   const normalise = (s: string | undefined) => {
     let out = s ?? "";
     for (const p of helperPaths) out = out.split(p).join("<helper>");
@@ -287,7 +291,19 @@ export function differential(title: string, define: (x: Fixtures) => void): void
             const ours = oOut!;
             const ref = cOut!;
             if (dump) appendFileSync(dump, JSON.stringify({ family, name: c.name, args: c.args, diff: c.diff, c: ref, ours }) + "\n");
-            if (c.diff) {
+            if (SERVICE_MODE && c.service) {
+              const d = serviceDifference(c.service.diff);
+              t.comment(`service-mode difference ${d.id}: ${d.what}`);
+              const e = c.service.ours;
+              const skip = new Set<string>(c.service.unchecked ?? []);
+              const at = c.at ?? M;
+              if (!skip.has("code")) t.equal(ours.code, e.code, "ours: exit code");
+              if (!skip.has("stderr")) t.equal(ours.stderr, e.stderr, "ours: stderr");
+              if (!skip.has("stdout")) t.equal(ours.stdout, e.stdout ?? "", "ours: stdout");
+              t.equal(ours.gotFd, e.gotFd, "ours: fd received");
+              if (!skip.has("mount")) t.equal(ours.mount, e.mount, "ours: mountinfo line");
+              if (!skip.has("mounts")) t.same(ours.mounts, e.mounts ?? (e.mount ? [`${at} ${e.mount}`] : []), "ours: mounts left");
+            } else if (c.diff) {
               if (!c.ours) throw new Error(`${c.name}: a deliberate difference needs our expected outcome`);
               const d = difference(c.diff);
               t.comment(`deliberate difference ${d.id}: ${d.what}`);

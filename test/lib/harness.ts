@@ -3,20 +3,96 @@
 // tests mount is unmounted and everything they start is stopped by PID.
 
 import t from "tap";
-import { spawnSync, spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
+import { spawnSync, spawn, execFileSync, type ChildProcess, type StdioOptions } from "node:child_process";
+import { mkdtempSync, copyFileSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PREFIX = process.env.FM_TEST_PREFIX ?? "";
-export const OURS = `${PREFIX}/bin/fusermount3`;
+
+// ---- the two modes ----------------------------------------------------------
+// test/run.sh runs test/integration twice:
+//   "setuid":  OURS is the installed set-uid launcher, run as it is;
+//   "service": (FM_TEST_MODE=service) a root `fusermount3-bun --service`
+//              listens on /run/fusermount3/service.sock (a tmpfs of the test
+//              namespace; its pid in FM_TEST_SERVICE_PID), OURS is a copy of
+//              the launcher WITHOUT the set-uid bit, and every process that
+//              runs it (the launcher itself, the fake client, a real FUSE
+//              client) runs under `setpriv --no-new-privs`, where a set-uid
+//              helper cannot work at all: only the service can answer.
+// Tests say OURS and go through runAs/fakeMount/fakeMountHold (which wrap by
+// themselves) or ours()/OURS_NNP_PREFIX for argv and scripts of their own.
+// Debian's C helper (C_HELPER) always runs set-uid and without no-new-privs.
+export type Mode = "setuid" | "service";
+export const MODE: Mode = process.env.FM_TEST_MODE === "service" ? "service" : "setuid";
+export const SERVICE_MODE = MODE === "service";
+export const OURS_SETUID = `${PREFIX}/bin/fusermount3`; // the installed set-uid launcher, in both modes
+export const OURS_NNP = `${PREFIX}/service/fusermount3`; // the same launcher, mode 0755 (test/run.sh)
+export const OURS = SERVICE_MODE ? OURS_NNP : OURS_SETUID;
 export const OURS_HELPER = `${PREFIX}/lib/fusermount3/fusermount3-bun`;
 export const C_HELPER = "/usr/bin/fusermount3";
 export const FAKE_CLIENT = `${PREFIX}/tools/fakeclient`;
+export const SETPRIV = "/usr/bin/setpriv";
+const ARGV0 = `${PREFIX}/tools/argv0`; // execs a program with a chosen argv[0] (setpriv cannot)
+export const SERVICE_SOCKET = "/run/fusermount3/service.sock";
+export const SERVICE_PID = SERVICE_MODE ? Number(process.env.FM_TEST_SERVICE_PID ?? 0) || undefined : undefined;
+
+// The argv of a process that runs our launcher, directly or as a FUSE server
+// or client tool that spawns it: in service mode, under setpriv
+// --no-new-privs. Unchanged otherwise. With `env`, test/tools/argv0 (static)
+// gives the program exactly that environment and argv[0] (setpriv itself then
+// runs with an empty one: nothing of the test's environment, LD_PRELOAD say,
+// reaches a program in between); spawn the result with an empty environment.
+export function ours(argv: string[], o: { argv0?: string; env?: Record<string, string> } = {}): string[] {
+  if (!SERVICE_MODE) return argv;
+  if (o.argv0 === undefined && o.env === undefined) return [SETPRIV, "--no-new-privs", ...argv];
+  const vars = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  return [SETPRIV, "--no-new-privs", ARGV0, argv[0]!, o.argv0 ?? argv[0]!, String(vars.length), ...vars, ...argv.slice(1)];
+}
+// The same for shell scripts: a prefix for the command line of a process
+// that runs our launcher ("" in set-uid mode).
+export const OURS_NNP_PREFIX = SERVICE_MODE ? `${SETPRIV} --no-new-privs ` : "";
+
+// Whether a command line runs our launcher: any argument that names it (the
+// launcher itself, a FUSE server's `--helper OURS`, a tool's JSON spec, a
+// `sh -c` script). (In service mode a run of OURS without no-new-privs fails
+// loudly: test/tools/nnpguard.c; a command line that runs Debian's helper too
+// says nnp: false and wraps its runs of ours itself.)
+const runsOurs = (argv: string[]): boolean => argv.some((a) => a.includes(OURS));
+
+// What runAs and friends spawn for argv, argv0 and env: wrapped when it runs ours.
+function spawnArgs(argv: string[], argv0: string | undefined, env: Record<string, string>, nnp: boolean | undefined): { file: string; args: string[]; argv0: string | undefined; env: Record<string, string> } {
+  const wrap = SERVICE_MODE && (nnp ?? runsOurs(argv));
+  if (!wrap) return { file: argv[0]!, args: argv.slice(1), argv0, env };
+  const w = ours(argv, { argv0, env });
+  return { file: w[0]!, args: w.slice(1), argv0: undefined, env: {} };
+}
+
+// In service mode: the pid of the service's request child that serves the
+// launcher (or FUSE server) `pid`, i.e. the process that does on the service
+// path what the set-uid helper does on the other: the one to kill or watch.
+// Found by the caller's stderr, which the child has as its own fd 2. In
+// set-uid mode, `pid` itself (the launcher execs the helper).
+export async function privilegedPid(pid: number, ms = 10000): Promise<number | undefined> {
+  if (!SERVICE_MODE) return pid;
+  let found: number | undefined;
+  await waitFor(() => {
+    let theirs: string;
+    try { theirs = readlinkSync(`/proc/${pid}/fd/2`); } catch { return true; }
+    for (const p of helperPids()) {
+      try {
+        const ppid = Number(readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+        if (ppid === SERVICE_PID && readlinkSync(`/proc/${p}/fd/2`) === theirs) { found = p; return true; }
+      } catch { /* gone */ }
+    }
+    return false;
+  }, ms, 10);
+  return found;
+}
 
 export const canIntegrate = (): boolean =>
-  process.getuid?.() === 0 && PREFIX !== "" && existsSync(OURS) && existsSync("/dev/fuse");
+  process.getuid?.() === 0 && PREFIX !== "" && existsSync(OURS_SETUID) && existsSync("/dev/fuse");
 export const skipReason = "needs root, /dev/fuse and FM_TEST_PREFIX (run as root through npm test: sudo npm test)";
 
 // Whether a program is on PATH.
@@ -26,6 +102,14 @@ export const have = (cmd: string): boolean => spawnSync("sh", ["-c", 'command -v
 // helper that test/run.sh installs into FM_TEST_PREFIX.
 export type Needs = {
   installed?: boolean; // false: root and /dev/fuse are enough
+  // The file is about the set-uid path itself (what the set-uid launcher or a
+  // privileged exec does, installing the set-uid binary): why, for the line
+  // that says it was skipped in service mode.
+  setuid?: string;
+  // The file's callers run in mount namespaces of their own (not through
+  // inNamespace, which adapts): why, for the line that says it was skipped
+  // in service mode, which does not serve them yet.
+  ownNamespace?: string;
   files?: string[]; // e.g. the tools test/run.sh compiles into the prefix
   commands?: string[]; // programs that must be on PATH
   also?: () => string | undefined; // any other reason to skip
@@ -36,6 +120,9 @@ export function whyNot(needs: Needs = {}): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (run as root through npm test: sudo npm test)";
   if (!existsSync("/dev/fuse")) return "needs /dev/fuse (modprobe fuse)";
   if (needs.installed !== false && !canIntegrate()) return skipReason;
+  if (SERVICE_MODE && needs.setuid !== undefined) return `set-uid path only: ${needs.setuid}`;
+  if (SERVICE_MODE && needs.ownNamespace !== undefined) return `${needs.ownNamespace}: the service does not serve callers in another mount namespace yet (protocol/README.md, "Not yet")`;
+  if (SERVICE_MODE && !(SERVICE_PID && existsSync(OURS_NNP))) return "service mode needs the service and the non-set-uid launcher that test/run.sh sets up (run through npm test)";
   for (const f of needs.files ?? []) if (!existsSync(f)) return `needs ${f} (built by test/run.sh: run through npm test)`;
   for (const c of needs.commands ?? []) if (!have(c)) return `needs ${c}, which is not installed`;
   return needs.also?.();
@@ -47,6 +134,15 @@ export function integration(name: string, body: () => void, needs: Needs = {}): 
   const reason = whyNot(needs);
   if (reason !== undefined) t.test(name, { skip: reason }, () => {});
   else body();
+}
+
+// The reason of the files that install the set-uid launcher.
+export const SETUID_INSTALL = "installs the set-uid launcher (install.sh, the Debian package) and checks it; the service is not part of what they install yet (the units work)";
+
+// Options for one test that is about the set-uid path only: skipped, with the
+// reason, in service mode. t.test(name, setuidOnly("why"), body).
+export function setuidOnly(why: string): { skip: string | false } {
+  return { skip: SERVICE_MODE ? `set-uid path only: ${why}` : false };
 }
 
 export type User = { name: string; uid: number; gid: number };
@@ -72,12 +168,22 @@ export function mkdirAs(u: User, path: string, mode = 0o755): string {
 
 export type Run = { code: number | null; signal: string | null; stdout: string; stderr: string };
 
+// spawn() of a command as the user (root: null) with exactly opts.env,
+// wrapped as runAs wraps it; the child's pid is the program's own.
+export function spawnAs(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions; nnp?: boolean } = {}): ChildProcess {
+  const a = spawnArgs(argv, undefined, opts.env ?? {}, opts.nnp);
+  return spawn(a.file, a.args, { env: a.env, cwd: opts.cwd, stdio: opts.stdio ?? ["ignore", "pipe", "pipe"], ...(u ? { uid: u.uid, gid: u.gid } : {}) });
+}
+
 // Run a command as the user with exactly the given environment.
-export function runAs(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number; input?: string } = {}): Run {
-  const r = spawnSync(argv[0]!, argv.slice(1), {
-    env: opts.env ?? {},
+// In service mode a command line that runs our launcher (see runsOurs) runs
+// under setpriv --no-new-privs; `nnp` forces that on or off.
+export function runAs(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number; input?: string; nnp?: boolean } = {}): Run {
+  const a = spawnArgs(argv, opts.argv0, opts.env ?? {}, opts.nnp);
+  const r = spawnSync(a.file, a.args, {
+    env: a.env,
     cwd: opts.cwd ?? "/",
-    argv0: opts.argv0,
+    argv0: a.argv0,
     uid: u?.uid, gid: u?.gid,
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 30000,
@@ -101,16 +207,18 @@ export type HoldReport = {
 };
 
 // Mount through a helper the way libfuse does, as the user; waits for the helper.
-export function fakeMount(u: User | null, spec: ClientSpec): ClientReport {
-  const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" } });
+// (o.nnp: the helper is a script that runs ours.)
+export function fakeMount(u: User | null, spec: ClientSpec, o: { nnp?: boolean } = {}): ClientReport {
+  const r = runAs(u, [FAKE_CLIENT, JSON.stringify(spec)], { env: { PATH: "/usr/bin:/bin", HOME: "/" }, nnp: o.nnp ?? spec.helper === OURS });
   if (r.code !== 0) throw new Error(`fake client failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ClientReport;
 }
 
 // The "hold" variant: the client keeps the fd and the socket until killed.
 export async function fakeMountHold(u: User | null, spec: ClientSpec): Promise<{ report: HoldReport; client: ChildProcess }> {
-  const client = spawn(FAKE_CLIENT, [JSON.stringify({ ...spec, mode: "hold" })], {
-    env: { PATH: "/usr/bin:/bin", HOME: "/" }, ...(u ? { uid: u.uid, gid: u.gid } : {}), stdio: ["ignore", "pipe", "pipe"],
+  const a = spawnArgs([FAKE_CLIENT, JSON.stringify({ ...spec, mode: "hold" })], undefined, { PATH: "/usr/bin:/bin", HOME: "/" }, spec.helper === OURS);
+  const client = spawn(a.file, a.args, {
+    env: a.env, ...(u ? { uid: u.uid, gid: u.gid } : {}), stdio: ["ignore", "pipe", "pipe"],
   });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = "";
@@ -178,10 +286,13 @@ export async function waitFor(cond: () => boolean, ms = 10000, step = 50): Promi
 
 // Live processes whose executable is our helper binary (for "nothing left
 // running"); argv[0] is the launcher's name, so look at /proc/PID/exe.
+// In service mode the service itself is not counted (its request children,
+// which is where a watch lives there, are).
 export function helperPids(exe = OURS_HELPER): number[] {
   const pids: number[] = [];
   for (const p of readdirSync("/proc")) {
     if (!/^[0-9]+$/.test(p)) continue;
+    if (Number(p) === SERVICE_PID) continue;
     try {
       if (readlinkSync(`/proc/${p}/exe`) !== exe) continue;
       if (/\) Z /.test(readFileSync(`/proc/${p}/stat`, "utf8"))) continue;
@@ -215,11 +326,70 @@ export function withPrivateSyslog(u: User, log: string, body: string): Run {
 
 // Run a bash script in a fresh private mount namespace (for binds over
 // /usr/bin/fusermount3 or /etc/fuse.conf that must not leak to other tests).
-export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000): Run {
+//
+// In service mode the script runs instead in the test namespace itself, the
+// service's, and every mount it made is undone when it ends (newest first),
+// which is what the end of its own namespace would do. The service serves
+// callers in its own mount namespace only (protocol/README.md, "Not yet"), and
+// what the script binds (fuse.conf, /bin/mount, /dev/log, utab) must be what
+// the service sees. The whole script runs under setpriv --no-new-privs (root
+// keeps every capability: mounts and binds work, only an exec can no longer
+// gain privileges), so every launcher it runs, as any user, runs under NNP;
+// `nnp: false` for a script that runs Debian's set-uid helper (it then
+// prefixes its runs of ours with OURS_NNP_PREFIX).
+export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000, o: { nnp?: boolean } = {}): Run {
+  const e = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env };
+  if (SERVICE_MODE) {
+    realUmount();
+    const before = new Set(mountIds().keys());
+    const argv = [...(o.nnp === false ? [] : [SETPRIV, "--no-new-privs"]), "bash", "-euo", "pipefail", "-c", script];
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: e, encoding: "utf8", timeout: timeoutMs });
+    undoMounts(before);
+    return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  }
   const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script], {
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, encoding: "utf8", timeout: timeoutMs,
+    env: e, encoding: "utf8", timeout: timeoutMs,
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+// Mount ids of this namespace: their parent's id and where they are.
+function mountIds(): Map<number, { parent: number; path: string }> {
+  const m = new Map<number, { parent: number; path: string }>();
+  for (const raw of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = raw.split(" ");
+    if (f.length < 5) continue;
+    m.set(Number(f[0]), { parent: Number(f[1]), path: f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) });
+  }
+  return m;
+}
+
+// A copy of /bin/umount taken before any script could bind a recorder over
+// it (they do), for undoMounts.
+let umountCopy: string | undefined;
+function realUmount(): string {
+  if (umountCopy === undefined) {
+    const d = realpathSync(mkdtempSync("/tmp/fm-umount-"));
+    umountCopy = `${d}/umount`;
+    copyFileSync("/usr/bin/umount", umountCopy);
+    chmodSync(umountCopy, 0o700);
+    process.on("exit", () => rmSync(d, { recursive: true, force: true }));
+  }
+  return umountCopy;
+}
+
+// Detach every mount that is not in `before`: the top ones of each new
+// subtree (a lazy unmount takes what is below with it), newest first, until
+// none is left.
+function undoMounts(before: Set<number>): void {
+  for (let i = 0; i < 20; i++) {
+    const now = mountIds();
+    const added = [...now].filter(([id]) => !before.has(id));
+    if (added.length === 0) return;
+    const tops = added.filter(([, m]) => before.has(m.parent) || !now.has(m.parent)).sort((a, b) => b[0] - a[0]);
+    for (const [, m] of tops.length > 0 ? tops : added) spawnSync(realUmount(), ["-l", "--no-canonicalize", m.path]);
+  }
+  throw new Error(`cannot undo the mounts of a script: ${JSON.stringify([...mountIds()].filter(([id]) => !before.has(id)).slice(0, 20))}`);
 }
 
 // ---- additions for the security regression tests ---------------------------
@@ -283,10 +453,11 @@ export function removeUser(name: string): void {
 }
 
 // runAs without blocking the event loop (for commands that must overlap).
-export function runAsAsync(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number } = {}): Promise<Run> {
+export function runAsAsync(u: User | null, argv: string[], opts: { env?: Record<string, string>; cwd?: string; argv0?: string; timeoutMs?: number; nnp?: boolean } = {}): Promise<Run> {
+  const a = spawnArgs(argv, opts.argv0, opts.env ?? {}, opts.nnp);
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: opts.env ?? {}, cwd: opts.cwd ?? "/", argv0: opts.argv0, uid: u?.uid, gid: u?.gid,
+    const child = spawn(a.file, a.args, {
+      env: a.env, cwd: opts.cwd ?? "/", argv0: a.argv0, uid: u?.uid, gid: u?.gid,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
