@@ -44,12 +44,15 @@ integration("check tests", () => {
   // and reports on that process instead: a known difference (see the README's
   // testing section), to be settled with the work on --check for the service.
   const CHECK_SETUID = setuidOnly("--check's diagnosis of the set-uid installation from the caller's process; through the service it reports on the service's request child instead (known difference)");
+  // The mode tests start, kill and replace a service of their own on this
+  // namespace's /run/fusermount3: they run in the set-uid pass, where none runs.
+  const OWN_SERVICE = setuidOnly("the --check mode tests start, kill and replace a service of their own; the service pass runs one already");
   const syncInitSupported = (() => {
     const j = JSON.parse(runAs(u, [OURS, "--check", "--json"]).stdout) as { syncInit: string };
     return j.syncInit === "supported";
   })();
 
-  t.test("a healthy installation", async (t) => {
+  t.test("a healthy installation", CHECK_SETUID, async (t) => {
     const r = runAs(u, [OURS, "--check"], { argv0: "fusermount3" });
     t.equal(r.code, 0, r.stdout);
     t.match(r.stdout, /^fusermount3 \d+\.\d+\.\d+: launcher .*\/bin\/fusermount3, helper .*fusermount3-bun\n/);
@@ -89,7 +92,7 @@ integration("check tests", () => {
     t.match(r.stdout, /exit=1\n$/);
   });
 
-  t.test("the helper run without its launcher says so", async (t) => {
+  t.test("the helper run without its launcher says so", CHECK_SETUID, async (t) => {
     const r = runAs(u, [OURS_HELPER, "--check"], { argv0: "fusermount3" });
     t.equal(r.code, 1);
     t.match(r.stdout, /fusermount3: not running as root: run fusermount3 through its set-uid launcher .*\/bin\/fusermount3\n/);
@@ -235,7 +238,7 @@ integration("check tests", () => {
     ${body}`, {}, 60000);
   const between = (out: string, a: string, b: string) => out.slice(out.indexOf(a) + a.length, out.indexOf(b));
 
-  t.test("mode: a service answers, and the report comes through it (also under NoNewPrivileges)", async (t) => {
+  t.test("mode: a service answers, and the report comes through it (also under NoNewPrivileges)", OWN_SERVICE, async (t) => {
     const r = withPrivateRun(`
       service
       ${asUser(`${OURS} --check`)}
@@ -248,7 +251,7 @@ integration("check tests", () => {
     t.same(j.problems, [], "under NoNewPrivileges, the service is the way: no problem");
   });
 
-  t.test("mode: a stale socket (the service was killed) is a note; the set-uid path is used", async (t) => {
+  t.test("mode: a stale socket (the service was killed) is a note; the set-uid path is used", OWN_SERVICE, async (t) => {
     const r = withPrivateRun(`
       service; kill -9 $pids; wait 2>/dev/null || true; chmod 0666 $S
       ${asUser(`${OURS} --check`)}`);
@@ -257,7 +260,7 @@ integration("check tests", () => {
     t.match(r.stdout, /no problems found\nexit=0\n$/);
   });
 
-  t.test("mode: a socket the caller may not connect to is a note", async (t) => {
+  t.test("mode: a socket the caller may not connect to is a note", OWN_SERVICE, async (t) => {
     const r = withPrivateRun(`
       service; chmod 0600 $S
       ${asUser(`${OURS} --check`)}`);
@@ -265,7 +268,7 @@ integration("check tests", () => {
     t.match(r.stdout, /exit=0\n$/);
   });
 
-  t.test("mode: a service that takes connections but never answers is a problem, found within the deadline", async (t) => {
+  t.test("mode: a service that takes connections but never answers is a problem, found within the deadline", OWN_SERVICE, async (t) => {
     // The launcher would wait for it: the helper is asked directly.
     const r = withPrivateRun(`
       python3 -c 'import socket,sys,os,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(8); time.sleep(60)' $S & pids="$pids $!"
@@ -277,7 +280,7 @@ integration("check tests", () => {
     t.ok(ms < 12000, `bounded (${ms} ms in all)`);
   });
 
-  t.test("mode: neither a service nor a set-uid launcher: one line naming both fixes", async (t) => {
+  t.test("mode: neither a service nor a set-uid launcher: one line naming both fixes", OWN_SERVICE, async (t) => {
     const plain = `${rootDir}/fusermount3-not-setuid`;
     execFileSync("install", ["-m", "0755", OURS, plain]);
     const r = withPrivateRun(`

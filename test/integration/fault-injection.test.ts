@@ -8,7 +8,7 @@ import t, { type Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import {
-  integration, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
+  integration, setuidOnly, OURS, OURS_HELPER, PREFIX, FAKE_CLIENT, user, scratch, mkdirAs, runAs, fakeMountHold,
   mountsAt, cleanupDir, killTree, waitFor, helperPids, inNamespace, rootScratch, crashMarkers, type User, spawnAs,
   privilegedPid, SERVICE_MODE,
 } from "../lib/harness.ts";
@@ -203,7 +203,8 @@ integration("fault injection tests", () => {
     t.equal(runAs(u, [OURS, "-u", mnt]).code, 0, "and the user can remove it");
   });
 
-  t.test("the watchdog is SIGKILLed while it waits: the complete mount stays, no root process remains", async (t) => {
+  t.test("the watchdog is SIGKILLed while it waits: the complete mount stays, no root process remains",
+    setuidOnly("through the service the watch is held by the service itself, not a watchdog process; its SIGKILL and restart are tested in service.test.ts and service-hostile.test.ts"), async (t) => {
     for (const proto of ["classic", "sync-init"] as const) {
       const mnt = mkdirAs(u, `${base}/kill-watchdog-${proto}`);
       let client: ChildProcess;
@@ -236,7 +237,8 @@ integration("fault injection tests", () => {
     }
   });
 
-  t.test("classic, /run/mount/utab present: the helper is SIGKILLed while /bin/mount records the mount", async (t) => {
+  t.test("classic, /run/mount/utab present: the helper is SIGKILLed while /bin/mount records the mount",
+    setuidOnly("it kills the process that records; through the service that is a request thread of the service itself, whose SIGKILL is tested in service-hostile.test.ts"), async (t) => {
     // The fd is already with the server when the record is written (a record
     // never holds up a mount); killing the helper then costs at most the
     // record. What must hold: no root process remains, nothing but the user's
