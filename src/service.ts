@@ -40,7 +40,7 @@ const MAX_WAITING_PER_UID = 16;
 const MAX_WAITING = 1024;
 const MAX_RUNNING_PER_UID = 32; // not counting requests that became auto-unmount watches
 const BACKLOG = 128;
-const MAX_THREADS = 4;
+const MAX_THREADS = 8;
 const THREAD_START_MS = 5000;
 
 // In the compiled binary an extra entry point is named by its path from the

@@ -55,6 +55,10 @@ export type KernelTop = { id: bigint; oldId: number; type: string; source: strin
 
 // The kernel lacks unique mount IDs or statmount() (before 6.12 / 6.8).
 export const UNSUPPORTED = "unsupported" as const;
+// Known once for the kernel (the flag or the syscall is missing: EINVAL,
+// ENOSYS); never from what one filesystem says (EOPNOTSUPP: no file handles
+// there), which would change the answers for every later request a service
+// thread serves.
 let supported: boolean | undefined;
 
 // The mount on top at `path` (reached as parentFd/last), or undefined when no
@@ -63,7 +67,8 @@ let supported: boolean | undefined;
 export function kernelTopMount(parentFd: number, last: string, path: string): KernelTop | undefined | typeof UNSUPPORTED {
   if (supported === false) return UNSUPPORTED;
   const id = c.uniqueMountIdAt(parentFd, last);
-  if (id === -c.E.EINVAL || id === -c.E.ENOSYS || id === -c.E.EOPNOTSUPP) { supported = false; return UNSUPPORTED; }
+  if (id === -c.E.EINVAL || id === -c.E.ENOSYS) { supported = false; return UNSUPPORTED; }
+  if (id === -c.E.EOPNOTSUPP) return UNSUPPORTED;
   if (typeof id === "number") return undefined;
   const info = kernelMount(id);
   if (info === UNSUPPORTED) return UNSUPPORTED;

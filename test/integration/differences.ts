@@ -155,6 +155,21 @@ export const SERVICE_DIFFERENCES = [
     what: "The caller's seccomp filter (e.g. fsopen() failing with ENOSYS, as in containers) and its stack and address-space limits do not apply to the service's request child: --sync-init mounts, and -V answers, where the set-uid helper inherits them and refuses (--sync-init before the fd; `the stack size (ulimit -s) limit … is below …`).",
     why: "service.md §2-3: the work is done by a fresh child of the service; only the caller's identity (SO_PEERCRED) and fds travel with the request (protocol/README.md, How the service runs a request).",
   },
+  {
+    id: "thread-fd-number",
+    what: "A classic mount served in one of the service's request threads opens /dev/fuse in the thread's own fd table, where the lowest free number has two digits; the kernel data (`fd=NN,…`) is one byte longer than the set-uid helper's (`fd=N`), so an option string within one byte of the page limit is refused (`mount options too long`) where the set-uid path mounts.",
+    why: "protocol/README.md, How the service runs a request: a request thread has its own fd table (CLONE_FILES) holding the runtime's fds and the request's; the kernel reads fd=N from the mounting thread's table.",
+  },
+  {
+    id: "proc-self-is-the-service",
+    what: "A mountpoint through /proc/self (`-u /proc/self/cwd/.`) names the process that resolves it: through the service that is the service, whose cwd is /, not the caller's launcher; `/proc/<pid>/…` of the caller's own processes names the same as on the set-uid path.",
+    why: "protocol/README.md, How the service runs a request: the request runs in the service (a request thread or a child), and /proc/self is the resolving process.",
+  },
+  {
+    id: "watch-in-the-service",
+    what: "An auto-unmount watch of a caller in the service's namespace is held by the service itself: there is no watchdog process per mount (the mount, its unmount after the server dies, and the end of the watch on a manual -u behave as on the set-uid path).",
+    why: "protocol/README.md, Auto-unmount watches.",
+  },
 ] as const satisfies readonly Difference[];
 
 export type ServiceDifferenceId = (typeof SERVICE_DIFFERENCES)[number]["id"];
