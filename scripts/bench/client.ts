@@ -360,7 +360,7 @@ function watchdogRss(helpers: HelperSpec[]): Record<string, WatchdogSample[]> {
 // The controller (root) starts one agent per user (setpriv --reuid), as this
 // same binary, and drives it with JSON lines on stdin; it answers on stdout:
 //   {"cmd":"prepare","launcher":P,"dirs":[...]} -> {"ready":true}   (everything allocated)
-//   {"cmd":"go","at":T} -> {"t0","t1","mounted","errors"} (at T: spawn all back to back, reap all)
+//   {"cmd":"go","at":T} -> {"t0","t1","mounted","errors","cpuMs"} (at T: spawn all back to back, reap all)
 //   {"cmd":"unmount"} -> {"t0","t1","left"}              (`-u` all at once, then release)
 //   {"cmd":"exit"}
 // Times are CLOCK_MONOTONIC (process.hrtime) in ms, comparable across the agents.
@@ -416,7 +416,7 @@ function agentMain(): never {
             errors[key] = (errors[key] ?? 0) + 1;
           }
         });
-        reply({ t0, t1, mounted, errors });
+        reply({ t0, t1, mounted, errors, cpuMs: exits.reduce((n, x) => n + x.cpuMs, 0) });
       } else if (cmd.cmd === "unmount") {
         const mine = new Set(slots.map((sl) => sl.mnt));
         const present = fuseMounts().map((m) => m.mountPoint).filter((p) => mine.has(p));

@@ -583,18 +583,19 @@ function renderService(s: Summary): string[] {
   const mr: string[][] = [];
   for (const [h, e] of Object.entries(sv.multiUser)) {
     for (const x of e.rounds) {
-      mr.push([SERVICE_KIND[h] ?? h, `${x.mounted}/${x.count}`, r(x.wallMs, 0), r(x.startSkewMs, 1), r(Math.max(...x.perUserWallMs), 0), r(x.unmountWallMs, 0),
+      mr.push([SERVICE_KIND[h] ?? h, `${x.mounted}/${x.count}`, r(x.wallMs, 0), r(x.startSkewMs, 1), r(Math.max(...x.perUserWallMs), 0), r(x.helperCpuMs, 0), r(x.unmountWallMs, 0),
         String(x.leftAfterUnmount), Object.entries(x.errors).map(([k, n]) => `${n}× ${k}`).join("; ")]);
     }
   }
-  out.push(...table(["kind", "mounted", "wall ms (mount)", "start skew ms", "slowest user ms", "wall ms (unmount)", "left after", "errors"], mr));
+  out.push(...table(["kind", "mounted", "wall ms (mount)", "start skew ms", "slowest user ms", "Σ CPU ms of the spawned", "wall ms (unmount)", "left after", "errors"], mr));
   const a = sv.multiUser["svc"], b = sv.multiUser["c"];
   if (a && b) out.push("", `median wall, service/C: ${r(ratio(a.wallMs, b.wallMs))}× (mount), ${r(ratio(a.unmountWallMs, b.unmountWallMs))}× (unmount).`);
   out.push("",
     "Each user is one agent (this benchmark's client, started by the controller as that user, with everything allocated beforehand); at one moment set by the " +
     "controller (CLOCK_MONOTONIC, shared by the agents) every agent starts its mounts back to back (as the one-user concurrency phase does) and reaps them; " +
     "wall = the first spawn of any agent → the last helper reaped; start skew = how much later the last agent got to its first spawn (on 2 cores, the other " +
-    "agents' helpers are already running by then). Then every agent runs `-u` on all of its mounts at once; \"left after\" counts fuse mounts still there. " +
+    "agents' helpers are already running by then); \"Σ CPU ms of the spawned\": user + system time of the 100 processes the agents spawned (wait4): " +
+    "C's whole work, but only our launchers' part through the service (the service's threads and children are not in it). Then every agent runs `-u` on all of its mounts at once; \"left after\" counts fuse mounts still there. " +
     "Rounds alternate the order of the two kinds.", "");
   const m = sv.memory;
   if (m) {

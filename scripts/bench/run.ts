@@ -523,6 +523,7 @@ async function multiUser(helper: string, launcher: string, perUser: number): Pro
     mounted: mounts.reduce((n, m) => n + num(m, "mounted"), 0),
     wallMs: t1 - t0, startSkewMs: Math.max(...mounts.map((m) => num(m, "t0"))) - t0,
     perUserWallMs: mounts.map((m) => num(m, "t1") - num(m, "t0")),
+    helperCpuMs: mounts.reduce((n, m) => n + num(m, "cpuMs"), 0),
     unmountWallMs: u1 - u0,
     // What the agents saw left before their own untimed -u, or what is still there now.
     leftAfterUnmount: Math.max(leftByAgents, fuseMountsUnder(join(dir, "mu-"))),

@@ -145,6 +145,7 @@ export type MultiUserRound = {
   wallMs: number; // the first spawn of any user -> the last helper reaped
   startSkewMs: number; // the last agent's first spawn - the first agent's (all wait for the same moment)
   perUserWallMs: number[]; // each agent: its first spawn -> its last helper reaped
+  helperCpuMs: number; // user + system CPU of every helper run (wait4; through the service: the launchers only)
   unmountWallMs: number; // every user's concurrent `-u` of its mounts
   leftAfterUnmount: number; // fuse mounts still below the users' directories afterwards
   errors: Record<string, number>; // stderr line -> count
