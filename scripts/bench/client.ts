@@ -19,7 +19,7 @@ import { readFileSync, readSync, mkdirSync, writeSync } from "node:fs";
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import * as c from "../../src/sys/libc.ts";
 import { FUSE_DEV_IOC_SYNC_INIT, STATUS_SIZE, decodeStatus } from "../../protocol/wire.ts";
-import { prepare, waitExit, drain, type Exit } from "./spawn.ts";
+import { prepare, waitExit, drain, monotonicMs, type Exit } from "./spawn.ts";
 import type {
   ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, MultiUserRound, Request, ScaleAnswer, ScalePoint, Series,
   ServiceMemGroup, ServiceResult, TreeMem, WatchdogSample,
@@ -363,8 +363,8 @@ function watchdogRss(helpers: HelperSpec[]): Record<string, WatchdogSample[]> {
 //   {"cmd":"go","at":T} -> {"t0","t1","mounted","errors","cpuMs"} (at T: spawn all back to back, reap all)
 //   {"cmd":"unmount"} -> {"t0","t1","left"}              (`-u` all at once, then release)
 //   {"cmd":"exit"}
-// Times are CLOCK_MONOTONIC (process.hrtime) in ms, comparable across the agents.
-const hrMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
+// Times are CLOCK_MONOTONIC in ms (spawn.ts), comparable across the agents.
+const hrMs = monotonicMs;
 function agentMain(): never {
   const reply = (x: unknown): void => { writeSync(1, JSON.stringify(x) + "\n"); };
   type Slot = { mnt: string; mine: number; theirs: number; errR: number; errW: number; fd: number };
@@ -665,6 +665,7 @@ if (phase("service") && cfg.service) {
         const a = ask<MultiUserRound | { error: string }>({ type: "multiuser", helper: h.name, launcher: h.launcher, perUser: sv.perUser });
         if ("error" in a) throw new Error(`multi-user round: ${a.error}`);
         sr.multiUser.rounds.push(a);
+        progress(`  round ${r + 1} ${h.name}: ${a.mounted}/${a.count} mounted, wall ${a.wallMs.toFixed(0)} ms, -u ${a.unmountWallMs.toFixed(0)} ms, ${a.leftAfterUnmount} left`);
         gc();
       }
     }

@@ -33,6 +33,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { render, summarize, mergeResults, PHASES, type Machine, type SavedResults } from "./report.ts";
 import type { ClientConfig, ClientResult, HelperSpec, MultiUserRound, Request, ScaleAnswer, TreeMem } from "./types.ts";
 import * as libc from "../../src/sys/libc.ts";
+import { monotonicMs } from "./spawn.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const count = (v: string): number => {
@@ -509,7 +510,7 @@ async function multiUser(helper: string, launcher: string, perUser: number): Pro
   const all = agents;
   await Promise.all(all.map((a) => agentAsk(a, { cmd: "prepare", launcher, dirs: Array.from({ length: perUser }, (_, i) => `${a.base}/${helper}-${i}`) })));
   // Every agent starts its share at the same moment (CLOCK_MONOTONIC, 50 ms from now).
-  const at = Number(process.hrtime.bigint() / 1000n) / 1000 + 50;
+  const at = monotonicMs() + 50;
   const mounts = await Promise.all(all.map((a) => agentAsk(a, { cmd: "go", at })));
   const unmounts = await Promise.all(all.map((a) => agentAsk(a, { cmd: "unmount" })));
   const num = (x: Record<string, unknown>, k: string): number => Number(x[k]);

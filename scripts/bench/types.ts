@@ -136,8 +136,8 @@ export type ClientResult = {
 // ---- the service phase ----------------------------------------------------------------
 
 // 100 mounts started at once by several users (each user's agent starts its
-// share back to back on the controller's "go"); times from one clock
-// (CLOCK_MONOTONIC, process.hrtime) across the agents.
+// share back to back at a moment the controller sets); times from one clock
+// (CLOCK_MONOTONIC, spawn.ts's monotonicMs) across the agents.
 export type MultiUserRound = {
   helper: string;
   users: number; perUser: number; count: number;
