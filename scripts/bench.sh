@@ -11,13 +11,14 @@
 #                           installs it set-uid into the temporary prefix); it is
 #                           interleaved with ours and C in every measurement
 #     --phases LIST         only these (comma-separated): classic,classic-utab,syncinit,version,
-#                           rss,watchdog,concurrent,mountmax,scale; the other phases' results are
-#                           kept from the results.json already in --out (merged; see --no-merge)
+#                           rss,watchdog,concurrent,mountmax,service,scale; the other phases' results
+#                           are kept from the results.json already in --out (merged; see --no-merge)
 #     --no-merge            with --phases: write this run's phases alone
 #     --scale-sizes LIST    extra mounts in the table for the scale phase (default 0,1000,10000)
 #     --scale-cycles N      recorded cycles per helper, size, scenario and round (default 40)
 #     --scale-rounds N      rounds per size (default 3)
 #     --rss-runs N          runs per kind for peak RSS (default 30)
+#     --service-watches N   auto-unmount mounts per group in the service phase (default 100)
 #     --extra-v NAME=PATH   also time PATH -V with the start-up kinds (diagnostics;
 #                           PATH must be executable by fmtest)
 #     -h, --help            this text (the controller's own options:
@@ -29,9 +30,12 @@
 # Set-up as test/run.sh does it: same lock, temporary prefix on the root
 # filesystem, the user fmtest, /dev/fuse mode 666 for the run (restored), and
 # every measurement inside `unshare -m --propagation private` so nothing leaks.
+# The service phase also needs the users fmbench0..fmbench9 (created like
+# fmtest when missing, and kept) and runs `fusermount3-bun --service` as root
+# on a private tmpfs at /run/fusermount3 inside that namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for a in "$@"; do case "$a" in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac; done
+for a in "$@"; do case "$a" in -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac; done
 [ "$(id -u)" = 0 ] || { echo "bench: must be run as root (it installs the helper set-uid into a temporary prefix)" >&2; exit 1; }
 [ -x /usr/bin/fusermount3 ] || { echo "bench: /usr/bin/fusermount3 (the C reference) is missing: apt-get install fuse3" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "bench: /dev/fuse is missing" >&2; exit 1; }
@@ -44,13 +48,15 @@ BUN=$PWD/node_modules/.bin/bun
 
 export BENCH_COMMAND="npm run bench${*:+ -- $*}"
 run_args=()
+phases=
 variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) run_args+=(--quick); shift ;;
     -n) run_args+=(-n "$2"); shift 2 ;;
     --out) run_args+=(--out "$(realpath -m "$2")"); shift 2 ;;
-    --phases|--rss-runs|--extra-v|--scale-sizes|--scale-cycles|--scale-rounds) run_args+=("$1" "$2"); shift 2 ;;
+    --phases) run_args+=("$1" "$2"); phases=$2; shift 2 ;;
+    --rss-runs|--extra-v|--scale-sizes|--scale-cycles|--scale-rounds|--service-watches) run_args+=("$1" "$2"); shift 2 ;;
     --no-merge) run_args+=(--no-merge); shift ;;
     --variant)
       name=${2%%=*} src=${2#*=}
@@ -97,8 +103,17 @@ cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIE -pie -fstack-protector
 chmod -R a+rX "$prefix/bench"
 chown root:root "$prefix/bench/launcher-empty-exit"
 chmod 4755 "$prefix/bench/launcher-empty-exit"
+# The service phase's launcher: our installed one WITHOUT the set-uid bit (only
+# the service can make it mount).
+install -m 0755 "$prefix/bin/fusermount3" "$prefix/bench/fusermount3-nosuid"
 
 id fmtest >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin fmtest
+# The service phase's users, each mounting at once through the service.
+if [ -z "$phases" ] || [[ ",$phases," == *,service,* ]]; then
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    id "fmbench$i" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin "fmbench$i"
+  done
+fi
 fuse_mode=$(stat -c %a /dev/fuse)
 chmod 666 /dev/fuse
 

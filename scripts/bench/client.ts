@@ -9,6 +9,8 @@
 // the measurement. Helpers of different kinds run interleaved (A B A B ...).
 //
 //   client '<ClientConfig json>'
+//   client '{"agent":true,"timeoutMs":N}'   (a per-user agent of the service
+//                                           phase's multi-user rounds: see agentMain)
 //
 // Talks to the controller (root) with JSON lines: requests on stdout, answers
 // on stdin (see types.ts). Prints nothing else on stdout.
@@ -17,9 +19,10 @@ import { readFileSync, readSync, mkdirSync, writeSync } from "node:fs";
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import * as c from "../../src/sys/libc.ts";
 import { FUSE_DEV_IOC_SYNC_INIT, STATUS_SIZE, decodeStatus } from "../../protocol/wire.ts";
-import { prepare, waitExit, drain, type Exit } from "./spawn.ts";
+import { prepare, waitExit, drain, monotonicMs, type Exit } from "./spawn.ts";
 import type {
-  ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, Request, ScaleAnswer, ScalePoint, Series, WatchdogSample,
+  ClientConfig, ClientResult, ConcurrentRound, Failure, HelperSpec, MultiUserRound, Request, ScaleAnswer, ScalePoint, Series,
+  ServiceMemGroup, ServiceResult, TreeMem, WatchdogSample,
 } from "./types.ts";
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
@@ -352,6 +355,89 @@ function watchdogRss(helpers: HelperSpec[]): Record<string, WatchdogSample[]> {
   return out;
 }
 
+// ---- per-user agent (the service phase's multi-user rounds) -------------------------
+
+// The controller (root) starts one agent per user (setpriv --reuid), as this
+// same binary, and drives it with JSON lines on stdin; it answers on stdout:
+//   {"cmd":"prepare","launcher":P,"dirs":[...]} -> {"ready":true}   (everything allocated)
+//   {"cmd":"go","at":T} -> {"t0","t1","mounted","errors","cpuMs"} (at T: spawn all back to back, reap all)
+//   {"cmd":"unmount"} -> {"t0","t1","left"}              (`-u` all at once, then release)
+//   {"cmd":"exit"}
+// Times are CLOCK_MONOTONIC in ms (spawn.ts), comparable across the agents.
+const hrMs = monotonicMs;
+function agentMain(): never {
+  const reply = (x: unknown): void => { writeSync(1, JSON.stringify(x) + "\n"); };
+  type Slot = { mnt: string; mine: number; theirs: number; errR: number; errW: number; fd: number };
+  let launcher = "", slots: Slot[] = [], preps: ReturnType<typeof prepare>[] = [];
+  const release = (): void => {
+    for (const sl of slots) { if (sl.fd >= 0) c.close(sl.fd); c.close(sl.mine); }
+    slots = [];
+  };
+  for (;;) {
+    let cmd: { cmd: string; launcher?: string; dirs?: string[]; at?: number };
+    try { cmd = JSON.parse(receiveLine()) as typeof cmd; } catch { break; }
+    try {
+      if (cmd.cmd === "prepare") {
+        release();
+        launcher = cmd.launcher!;
+        slots = cmd.dirs!.map((d) => {
+          const pair = c.socketpair(c.SOCK.STREAM);
+          const err = c.pipe();
+          if (typeof pair === "number" || typeof err === "number") throw new Error("socketpair/pipe");
+          return { mnt: mkdirp(d), mine: pair[0], theirs: pair[1], errR: err[0], errW: err[1], fd: -1 };
+        });
+        preps = slots.map((sl) => prepare({
+          path: launcher, argv: ["fusermount3", "-o", OPTS, "--", sl.mnt], env: ENV_COMM, fds: { 2: sl.errW, 3: sl.theirs },
+        }));
+        reply({ ready: true });
+      } else if (cmd.cmd === "go") {
+        // Every agent waits for the same moment, so that all start together
+        // rather than in the order their "go" arrived.
+        const at = cmd.at ?? 0, wait = at - hrMs();
+        if (wait > 2) Bun.sleepSync(wait - 2);
+        while (hrMs() < at) { /* the last 2 ms */ }
+        const t0 = hrMs();
+        const pids = preps.map((p) => p.go());
+        for (const sl of slots) { c.close(sl.theirs); c.close(sl.errW); }
+        const exits = pids.map((pid) => waitExit(pid, cfg.timeoutMs * 3));
+        const t1 = hrMs();
+        const errors: Record<string, number> = {};
+        let mounted = 0;
+        slots.forEach((sl, i) => {
+          const stderr = drain(sl.errR).trim();
+          c.close(sl.errR);
+          if (c.pollOne(sl.mine, c.POLL.IN, 0) > 0) {
+            const got = c.recvFd(sl.mine, 1);
+            if (typeof got !== "number" && got.data.length === 1) sl.fd = got.fd;
+          }
+          if (sl.fd >= 0 && exits[i]!.code === 0) mounted++;
+          else {
+            const key = (stderr.split("\n")[0] ?? "").replace(/\/[^ :]*\/[^ :/]+-\d+/g, "<mnt>") || `exit ${exits[i]!.code}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+          }
+        });
+        reply({ t0, t1, mounted, errors, cpuMs: exits.reduce((n, x) => n + x.cpuMs, 0) });
+      } else if (cmd.cmd === "unmount") {
+        const mine = new Set(slots.map((sl) => sl.mnt));
+        const present = fuseMounts().map((m) => m.mountPoint).filter((p) => mine.has(p));
+        const upreps = present.map((m) => prepare({ path: launcher, argv: ["fusermount3", "-u", m], env: {} }));
+        const t0 = hrMs();
+        const upids = upreps.map((p) => p.go());
+        for (const pid of upids) waitExit(pid, cfg.timeoutMs * 3);
+        const t1 = hrMs();
+        const left = fuseMounts().map((m) => m.mountPoint).filter((p) => mine.has(p));
+        release();
+        for (const m of left) finish(start(launcher, ["-u", m], {}, false));
+        reply({ t0, t1, left: left.length });
+      } else if (cmd.cmd === "exit") break;
+      else reply({ error: `unknown command ${cmd.cmd}` });
+    } catch (e) { reply({ error: String(e) }); }
+  }
+  release();
+  return c.exit(0);
+}
+if (cfg.agent) agentMain();
+
 // ---- main ---------------------------------------------------------------------------
 
 const T0 = performance.now();
@@ -359,7 +445,7 @@ const helpers = cfg.helpers;
 const res: ClientResult = {
   startedAt: new Date().toISOString(), durationMs: 0, existingFuseMounts: countAllFuseMounts(),
   helpers: helpers.map((h) => h.name), classic: {}, utabScenario: false, syncInit: {}, version: {}, versionOutput: {},
-  rss: {}, rssCalibration: { trueRuMaxrssKiB: [], trueTimeKiB: [] }, watchdog: {}, concurrent: [], mountMax: null, scale: null,
+  rss: {}, rssCalibration: { trueRuMaxrssKiB: [], trueTimeKiB: [] }, watchdog: {}, concurrent: [], mountMax: null, scale: null, service: null,
 };
 const gc = (): void => { Bun.gc(true); };
 // Interleaving A B C, B C A, C A B, ...: every kind runs in every position
@@ -485,7 +571,137 @@ if (phase("mountmax") && cfg.mountMax.rounds > 0) {
   res.mountMax = mm;
 }
 
-// 8. the classic cycle against the size of the mount table: at each size the
+// 8. the service mode: the controller starts `fusermount3-bun --service` as
+//    root on a private /run/fusermount3 (tmpfs), and stops it after the phase.
+//    While it runs, every launcher of ours asks it first, the set-uid one too;
+//    Debian's C helper never does. Classic cycles through the service,
+//    interleaved with C; --sync-init through it (ours only: C has none); 100
+//    mounts at once from several users, through it and with C; the memory of
+//    100 auto-unmount watches: the service's tree and C's watchdogs at the same
+//    moment, then, the service stopped, our set-uid watchdogs.
+if (phase("service") && cfg.service) {
+  const sv = cfg.service;
+  const s0 = performance.now();
+  const kinds: HelperSpec[] = [
+    { name: "svc", launcher: sv.launcher, syncInit: true, inConcurrency: true },
+    { name: "svc-setuid", launcher: sv.setuidLauncher, syncInit: true, inConcurrency: false },
+    helpers.find((h) => h.name === "c")!,
+  ];
+  const svc = kinds[0]!, cHelper = kinds[2]!;
+  const ours = helpers.find((h) => h.name === "ours")!;
+  const sr: ServiceResult = {
+    launcher: sv.launcher, setuidLauncher: sv.setuidLauncher, helper: sv.helper, kinds: kinds.map((k) => k.name),
+    classic: { mount: {}, unmount: {}, cycle: {} }, syncInit: newSeries(),
+    multiUser: { users: sv.users, perUser: sv.perUser, rounds: [] }, memory: null, serviceStarts: 0, serviceLog: "", durationMs: 0,
+  };
+  res.service = sr;
+  for (const k of kinds) { sr.classic.mount[k.name] = newSeries(); sr.classic.unmount[k.name] = newSeries(); sr.classic.cycle[k.name] = newSeries(); }
+  let running = false;
+  const startService = (): void => {
+    const a = ask<{ pid: number } | { error: string }>({ type: "service", action: "start" });
+    if ("error" in a) throw new Error(`starting the service: ${a.error}`);
+    running = true; sr.serviceStarts++;
+    progress(`service: started (pid ${a.pid})`);
+  };
+  const stopService = (): void => {
+    running = false;
+    const a = ask<{ log: string; leftDescendants: number } | { error: string }>({ type: "service", action: "stop" });
+    if ("error" in a) throw new Error(`stopping the service: ${a.error}`);
+    sr.serviceLog = (sr.serviceLog + a.log).slice(-4000);
+    if (a.leftDescendants > 0) progress(`service: warning: ${a.leftDescendants} descendants were still running when it stopped (killed)`);
+  };
+  // Hold `count` auto-unmount mounts through h, one after the other, each held
+  // by us as a live server would (fd and comm socket open).
+  type Held = { h: HelperSpec; mnt: string; run: Run; fd: number };
+  const holdWatches = (h: HelperSpec, tag: string): Held[] => {
+    const out: Held[] = [];
+    for (let i = 0; i < sv.memCount; i++) {
+      const mnt = mkdirp(`${cfg.dir}/svcmem-${tag}-${i}`);
+      const run = start(h.launcher, ["-o", OPTS + ",auto_unmount", "--", mnt], ENV_COMM, true);
+      out.push({ h, mnt, run, fd: receiveFd(run).fd });
+    }
+    return out;
+  };
+  // The server goes away: every watch is left to do its job; what is still
+  // mounted then is unmounted with an untimed -u.
+  const releaseWatches = (ws: Held[], count: number, mem: TreeMem): ServiceMemGroup => {
+    for (const w of ws) { if (w.fd >= 0) c.close(w.fd); c.close(w.run.mine); }
+    for (const w of ws) finish(w.run);
+    let autoUnmounted = 0, leftMounted = 0;
+    for (const w of ws) {
+      if (w.fd < 0) continue;
+      if (fuseMountsBelow(w.mnt).length === 0) { autoUnmounted++; continue; }
+      unmountUntimed(w.h, w.mnt);
+      if (fuseMountsBelow(w.mnt).length > 0) leftMounted++;
+    }
+    return { count, mounted: ws.filter((w) => w.fd >= 0).length, mem, autoUnmounted, leftMounted };
+  };
+  try {
+    startService();
+    // 8a. classic cycle: the non-set-uid launcher and our set-uid one (both
+    //     through the service) and C, interleaved in rotating order.
+    const mnts = Object.fromEntries(kinds.map((k) => [k.name, mkdirp(`${cfg.dir}/svc-classic-${k.name}`)]));
+    for (let i = 0; i < cfg.warmup; i++) for (const k of kinds) cycleInto(sr.classic, k, mnts[k.name]!, ["-u"], false);
+    progress(`service: classic mount/unmount: ${cfg.n.mount} x ${kinds.map((k) => k.name).join(" ")}`);
+    for (let i = 0; i < cfg.n.mount; i++) {
+      for (const k of rotated(kinds, i)) cycleInto(sr.classic, k, mnts[k.name]!, ["-u"], true);
+      if (i % 50 === 49) gc();
+    }
+    // 8b. --sync-init through the service (C has none).
+    const smnt = mkdirp(`${cfg.dir}/svc-sync`);
+    for (let i = 0; i < cfg.warmup; i++) syncInitMount(svc, smnt);
+    progress(`service: sync-init mount: ${cfg.n.syncInit} x svc`);
+    for (let i = 0; i < cfg.n.syncInit; i++) {
+      const x = syncInitMount(svc, smnt);
+      if (x.status !== 0 || x.done.exit.code !== 0) sr.syncInit.failures.push(failure("sync-init mount", x.done, `${x.problem} status=${x.status}`));
+      else sr.syncInit.samples.push({ fdMs: x.fdMs, statusMs: x.statusMs, exitMs: x.done.exitMs, cpuMs: x.done.exit.cpuMs });
+      if (i % 50 === 49) gc();
+    }
+    // 8c. mounts at once from several users (one agent each, run by the controller).
+    const mu = [svc, cHelper];
+    progress(`service: ${sv.users.length * sv.perUser} mounts at once from ${sv.users.length} users: ${sv.rounds} rounds x ${mu.map((h) => h.name).join(" ")}`);
+    for (let r = 0; r < sv.rounds; r++) {
+      for (const h of rotated(mu, r)) {
+        const a = ask<MultiUserRound | { error: string }>({ type: "multiuser", helper: h.name, launcher: h.launcher, perUser: sv.perUser });
+        if ("error" in a) throw new Error(`multi-user round: ${a.error}`);
+        sr.multiUser.rounds.push(a);
+        progress(`  round ${r + 1} ${h.name}: ${a.mounted}/${a.count} mounted, wall ${a.wallMs.toFixed(0)} ms, -u ${a.unmountWallMs.toFixed(0)} ms, ${a.leftAfterUnmount} left`);
+        gc();
+      }
+    }
+    // 8d. memory: the service's watches and C's watchdogs, measured together.
+    const memWait = sv.memWaitMs;
+    progress(`service: memory of ${sv.memCount} auto-unmount mounts: through the service and with C (measured ${memWait / 1000} s after the last)`);
+    const groups: Record<string, ServiceMemGroup> = {};
+    const wSvc = holdWatches(svc, "svc");
+    const wC = holdWatches(cHelper, "c");
+    Bun.sleepSync(memWait);
+    const mem1 = ask<Record<string, TreeMem>>({ type: "treemem", service: true, groups: { "svc-launchers": wSvc.map((w) => w.run.pid), c: wC.map((w) => w.run.pid) } });
+    groups["svc-service"] = releaseWatches(wSvc, sv.memCount, mem1["service"]!);
+    groups["svc-service-self"] = { ...groups["svc-service"], mem: mem1["service-self"]! };
+    groups["svc-launchers"] = { ...groups["svc-service"], mem: mem1["svc-launchers"]! };
+    groups["c"] = releaseWatches(wC, sv.memCount, mem1["c"]!);
+    stopService();
+    // Our set-uid watchdogs, with no service to ask.
+    progress(`service: stopped; memory of ${sv.memCount} auto-unmount mounts with our set-uid helper (no service)`);
+    const wOurs = holdWatches(ours, "ours");
+    Bun.sleepSync(memWait);
+    const mem2 = ask<Record<string, TreeMem>>({ type: "treemem", groups: { "ours-setuid": wOurs.map((w) => w.run.pid) } });
+    groups["ours-setuid"] = releaseWatches(wOurs, sv.memCount, mem2["ours-setuid"]!);
+    sr.memory = { count: sv.memCount, waitMs: memWait, groups };
+  } catch (e) {
+    sr.error = String(e);
+    progress(`service: stopped early: ${sr.error}`);
+  } finally {
+    if (running) { try { stopService(); } catch (e) { progress(String(e)); } }
+  }
+  const left = fuseMountsBelow(cfg.dir);
+  if (left.length > 0) { progress(`service: ${left.length} mounts left; unmounting them set-uid`); for (const m of left) unmountUntimed(ours, m); }
+  sr.durationMs = performance.now() - s0;
+  progress(`service: done in ${(sr.durationMs / 1000).toFixed(0)} s`);
+}
+
+// 9. the classic cycle against the size of the mount table: at each size the
 //    controller (root) brings the namespace's extra bind mounts to that number;
 //    per round, both utab scenarios in rotating order, each with the helpers
 //    interleaved in rotating order. Last, so no other phase sees the mounts.

@@ -1,10 +1,10 @@
 // Statistics, the printed table and bench/RESULTS.md, from the client's raw
 // samples. Pure: no I/O.
 
-import type { ClientResult, ConcurrentRound, RunSample, Series } from "./types.ts";
+import type { ClientResult, ConcurrentRound, MultiUserRound, RunSample, Series, ServiceMemGroup } from "./types.ts";
 
 // Every phase, in the order the client runs them (--phases).
-export const PHASES = ["classic", "classic-utab", "syncinit", "version", "rss", "watchdog", "concurrent", "mountmax", "scale"];
+export const PHASES = ["classic", "classic-utab", "syncinit", "version", "rss", "watchdog", "concurrent", "mountmax", "service", "scale"];
 
 export type RunInfo = { date: string; command?: string; loadavg?: { start: string; end: string }; kernel?: string; commit?: string };
 
@@ -43,8 +43,24 @@ export type Summary = {
   concurrent: Record<string, { wallMs: Stat | null; unmountWallMs: Stat | null; rounds: ConcurrentRound[] }>;
   mountMax: { value: number; existing: number; expected: number; perHelper: Record<string, number[]>; exact: Record<string, boolean> } | null;
   scale: ScaleSummary | null;
+  service: ServiceSummary | null;
   targets: Target[];
 };
+
+// The service phase. Its latencies are in Summary.latency under "service: …"
+// (kinds "svc", "svc-setuid", "c"; sync-init "svc" only).
+export type ServiceSummary = {
+  launcher: string; setuidLauncher: string; helper: string; kinds: string[];
+  multiUser: Record<string, { wallMs: Stat | null; unmountWallMs: Stat | null; rounds: MultiUserRound[] }>;
+  users: string[]; perUser: number;
+  memory: { count: number; waitMs: number; groups: Record<string, ServiceMemGroup> } | null;
+  serviceStarts: number; serviceLog: string; durationMs: number; error?: string;
+};
+export const SERVICE_KEYS = {
+  mountExit: "service: classic mount (spawn→exit)", mountFd: "service: classic mount (spawn→fd)",
+  unmount: "service: unmount -u (spawn→exit)", cycle: "service: mount cycle (mount+unmount)",
+  syncFd: "service: sync-init mount (spawn→fd)", syncStatus: "service: sync-init mount (spawn→status)", syncExit: "service: sync-init mount (spawn→exit)",
+} as const;
 
 // One table size and utab scenario of the scale phase. Slopes are the added
 // median (ms) per 1,000 extra mounts against the smallest size measured.
@@ -134,6 +150,25 @@ export function summarize(res: ClientResult): Summary {
   add("sync-init mount (spawn→fd)", res.syncInit, "fdMs");
   add("sync-init mount (spawn→status)", res.syncInit, "statusMs");
   add("-V (spawn→exit)", res.version);
+  let service: ServiceSummary | null = null;
+  const sv = res.service;
+  if (sv) {
+    add(SERVICE_KEYS.mountExit, sv.classic.mount);
+    add(SERVICE_KEYS.mountFd, sv.classic.mount, "fdMs");
+    add(SERVICE_KEYS.unmount, sv.classic.unmount);
+    add(SERVICE_KEYS.cycle, sv.classic.cycle);
+    add(SERVICE_KEYS.syncFd, { svc: sv.syncInit }, "fdMs");
+    add(SERVICE_KEYS.syncStatus, { svc: sv.syncInit }, "statusMs");
+    add(SERVICE_KEYS.syncExit, { svc: sv.syncInit });
+    const multiUser: ServiceSummary["multiUser"] = {};
+    for (const round of sv.multiUser.rounds) (multiUser[round.helper] ??= { wallMs: null, unmountWallMs: null, rounds: [] }).rounds.push(round);
+    for (const e of Object.values(multiUser)) { e.wallMs = stat(e.rounds.map((x) => x.wallMs)); e.unmountWallMs = stat(e.rounds.map((x) => x.unmountWallMs)); }
+    service = {
+      launcher: sv.launcher, setuidLauncher: sv.setuidLauncher, helper: sv.helper, kinds: sv.kinds, multiUser,
+      users: sv.multiUser.users, perUser: sv.multiUser.perUser, memory: sv.memory, serviceStarts: sv.serviceStarts,
+      serviceLog: sv.serviceLog, durationMs: sv.durationMs, ...(sv.error ? { error: sv.error } : {}),
+    };
+  }
 
   for (const [what, byKind] of Object.entries(res.rss)) {
     rssKiB[what] = {};
@@ -166,7 +201,7 @@ export function summarize(res: ClientResult): Summary {
     mountMax = { value: res.mountMax.value, existing: res.mountMax.existingFuseMounts, expected: res.mountMax.expected, perHelper, exact };
   }
 
-  const s: Summary = { helpers, latency, rssKiB, cpuMs, failures, rssCalibration, watchdog, concurrent, mountMax, scale: summarizeScale(res), targets: [] };
+  const s: Summary = { helpers, latency, rssKiB, cpuMs, failures, rssCalibration, watchdog, concurrent, mountMax, scale: summarizeScale(res), service, targets: [] };
   s.targets = targets(s, "ours");
   return s;
 }
@@ -233,6 +268,48 @@ export function targets(s: Summary, who: string): Target[] {
       });
     }
   }
+  if (s.service && who === "ours") t.push(...serviceTargets(s));
+  return t;
+}
+
+// The service phase's goals: the warm service against the C helper.
+function serviceTargets(s: Summary): Target[] {
+  const t: Target[] = [];
+  const sv = s.service!;
+  const cyc = s.latency[SERVICE_KEYS.cycle] ?? {};
+  const q = ratio(cyc["svc"], cyc["c"]), qs = ratio(cyc["svc-setuid"], cyc["c"]);
+  t.push({
+    name: "classic mount cycle through the service [no-utab]",
+    goal: "≤ 1.0× the C helper (median of mount+unmount; our launcher without set-uid → service, against C set-uid, interleaved)",
+    value: q === null ? "–" : `${r(q)}× (${r(cyc["svc"]?.median)} vs ${r(cyc["c"]?.median)} ms; our set-uid launcher through the service: ${qs === null ? "–" : r(qs) + "×"})`,
+    met: q !== null && q <= 1,
+  });
+  const mu = sv.multiUser["svc"];
+  if (mu) {
+    const all = mu.rounds.every((x) => x.mounted === x.count && x.leftAfterUnmount === 0);
+    const c = sv.multiUser["c"];
+    const wr = ratio(mu.wallMs, c?.wallMs);
+    t.push({
+      name: `${sv.users.length * sv.perUser} mounts at once from ${sv.users.length} users through the service`, goal: "all complete, none left after unmounting",
+      value: mu.rounds.map((x) => `${x.mounted}/${x.count} mounted, ${x.leftAfterUnmount} left`).join("; ") +
+        ` (median wall ${r(mu.wallMs?.median, 0)} ms, C ${r(c?.wallMs?.median, 0)} ms: ${wr === null ? "–" : r(wr) + "×"})`,
+      met: all && mu.rounds.length > 0,
+    });
+  }
+  const g = sv.memory?.groups;
+  if (g && g["svc-service"] && g["c"]) {
+    const a = g["svc-service"].mem, b = g["c"].mem, o = g["ours-setuid"]?.mem;
+    const pq = a.pssKiB !== null && b.pssKiB !== null && b.pssKiB > 0 ? a.pssKiB / b.pssKiB : null;
+    const rq = b.vmRssKiB > 0 ? a.vmRssKiB / b.vmRssKiB : null;
+    const complete = g["svc-service"].mounted === sv.memory!.count && g["c"].mounted === sv.memory!.count;
+    t.push({
+      name: `memory of ${sv.memory!.count} auto-unmount watches through the service`,
+      goal: `the service and all its descendants below the ${sv.memory!.count} C watchdogs (Σ PSS and Σ VmRSS)`,
+      value: `Σ PSS ${mib(a.pssKiB)} vs ${mib(b.pssKiB)} MiB (${pq === null ? "–" : r(pq, 1) + "×"}), Σ VmRSS ${mib(a.vmRssKiB)} vs ${mib(b.vmRssKiB)} MiB (${rq === null ? "–" : r(rq, 1) + "×"})` +
+        (o ? `; our set-uid watchdogs: Σ PSS ${mib(o.pssKiB)}, Σ VmRSS ${mib(o.vmRssKiB)} MiB` : "") + (complete ? "" : "; not every mount was made"),
+      met: complete && pq !== null && pq < 1 && rq !== null && rq < 1,
+    });
+  }
   return t;
 }
 
@@ -277,11 +354,15 @@ export function mergeResults(result: ClientResult, m: Machine, cfgInfo: CfgInfo,
       case "concurrent": if (!mine) result.concurrent = p.concurrent; break;
       case "mountmax": if (!mine) result.mountMax = p.mountMax; break;
       case "scale": if (!mine) result.scale = p.scale ?? null; break;
+      case "service": if (!mine) result.service = p.service ?? null; break;
     }
   }
   result.classic = classic;
   // N per measurement: this run's for what it ran, the previous file's otherwise.
-  const keyPhase: Record<string, string> = { "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale" };
+  const keyPhase: Record<string, string> = {
+    "classic mount+unmount, per scenario": "classic", "sync-init": "syncinit", "-V": "version", "scale, per size and scenario": "scale",
+    "service: classic and sync-init, per kind": "service",
+  };
   const n: Record<string, number> = {};
   for (const [k, v] of Object.entries({ ...prev.config.cfgInfo.n, ...cfgInfo.n })) {
     const ph = keyPhase[k];
@@ -378,6 +459,7 @@ export function render(res: ClientResult, s: Summary, m: Machine, cfg: { n: Reco
     out.push(...table(["helper", "succeeded", "exact", "wall ms", "left after", "errors"], mr));
     out.push("");
   }
+  if (s.service) out.push(...renderService(s), "");
   if (s.scale) out.push(...renderScale(s.scale, s.helpers), "");
   out.push("### Targets (ours)", "");
   out.push(...table(["target", "goal", "measured", "met"], s.targets.map((t) => [t.name, t.goal, t.value, t.met ? "met" : "MISSED"])));
@@ -447,5 +529,115 @@ function renderScale(sc: ScaleSummary, helpers: string[]): string[] {
     `Set-up: extra mounts created ${setup.join(", ")}; all removed again in ${(sc.teardownMs / 1000).toFixed(2)} s (umount2 MNT_DETACH loop), ` +
     `${sc.leftAfterTeardown} left; the namespace, and with it every mount, ends with the run. The whole phase took ${(sc.durationMs / 1000).toFixed(0)} s.`,
   );
+  return out;
+}
+
+// The service phase: latency (with C, interleaved; sync-init next to the
+// set-uid rows), the multi-user rounds, memory of the watches.
+const SERVICE_KIND: Record<string, string> = {
+  svc: "ours: non-set-uid launcher → service",
+  "svc-setuid": "ours: set-uid launcher → service",
+  c: "c (set-uid; never asks a service)",
+};
+function renderService(s: Summary): string[] {
+  const sv = s.service!;
+  const out: string[] = [];
+  out.push("### Service mode: `fusermount3-bun --service` (ms; ratio = this kind / the C helper, interleaved in the same rounds)", "");
+  const rows: string[][] = [];
+  for (const name of [SERVICE_KEYS.mountExit, SERVICE_KEYS.mountFd, SERVICE_KEYS.unmount, SERVICE_KEYS.cycle]) {
+    const g = s.latency[name] ?? {};
+    for (const k of Object.keys(g)) {
+      const x = g[k];
+      const rc = k !== "c" ? ratio(x, g["c"]) : null, rp = k !== "c" ? ratio(x, g["c"], "p90") : null;
+      const fail = s.failures[name]?.[k] ?? 0;
+      rows.push([name.replace("service: ", ""), SERVICE_KIND[k] ?? k, String(x?.n ?? 0), r(x?.median), r(x?.p90), r(x?.min),
+        rc === null ? "" : `${r(rc)}×`, rp === null ? "" : `${r(rp)}×`, r(s.cpuMs[name]?.[k]?.median), fail ? String(fail) : ""]);
+    }
+  }
+  // --sync-init: through the service, next to the set-uid rows of the syncinit phase (not interleaved with them).
+  const pairs: [string, string][] = [
+    [SERVICE_KEYS.syncFd, "sync-init mount (spawn→fd)"], [SERVICE_KEYS.syncStatus, "sync-init mount (spawn→status)"], [SERVICE_KEYS.syncExit, "sync-init mount (spawn→exit)"],
+  ];
+  for (const [svcKey, suidKey] of pairs) {
+    const a = s.latency[svcKey]?.["svc"], b = s.latency[suidKey]?.["ours"];
+    const fail = s.failures[svcKey]?.["svc"] ?? 0;
+    rows.push([suidKey, SERVICE_KIND["svc"]!, String(a?.n ?? 0), r(a?.median), r(a?.p90), r(a?.min), "", "", "", fail ? String(fail) : ""]);
+    if (b) {
+      const q = ratio(a, b);
+      rows.push([suidKey, "ours: set-uid, no service (syncinit phase)", String(b.n), r(b.median), r(b.p90), r(b.min), "", "",
+        r(s.cpuMs[suidKey]?.["ours"]?.median), q === null ? "" : `service ÷ set-uid: ${r(q)}×`]);
+    }
+  }
+  out.push(...table(["measurement", "kind", "N", "median", "p90", "min", "ratio median", "ratio p90", "CPU ms (median)", "failures / notes"], rows));
+  out.push("",
+    `Kinds: "non-set-uid launcher" = \`${sv.launcher}\`, a copy of our installed launcher without the set-uid bit: only the service can make it mount. ` +
+    "The client runs it without no-new-privs: through the service the path is the same as under NoNewPrivileges (the launcher's `connect()` and " +
+    "everything the service does do not depend on it), and a `setpriv --no-new-privs` in front would add an exec to our side only. " +
+    `"set-uid launcher" = our installed \`${sv.setuidLauncher}\`, which asks the service first as well (ids lowered to the caller's before \`connect()\`). ` +
+    `C = Debian's \`/usr/bin/fusermount3\`, set-uid, as in the other phases. The service (\`${sv.helper} --service\`, started as root by the controller ` +
+    "on a private tmpfs at /run/fusermount3 in the benchmark's namespace, stopped by PID after the phase) runs classic mounts and `-u` in its reused request threads; " +
+    "`--sync-init` and auto-unmount watches in a child process per request. CPU ms is the launcher's own (wait4): the service's work is not in it. " +
+    "While the service runs every launcher of ours asks it first, so every other phase runs without it; the set-uid `--sync-init` rows come from the syncinit phase " +
+    "(same run unless the report says otherwise), not interleaved with these.", "");
+  out.push(`#### ${sv.users.length * sv.perUser} mounts at once from ${sv.users.length} users (${sv.perUser} each; ${sv.users[0] ?? ""}…${sv.users[sv.users.length - 1] ?? ""})`, "");
+  const mr: string[][] = [];
+  for (const [h, e] of Object.entries(sv.multiUser)) {
+    for (const x of e.rounds) {
+      mr.push([SERVICE_KIND[h] ?? h, `${x.mounted}/${x.count}`, r(x.wallMs, 0), r(x.startSkewMs, 1), r(Math.max(...x.perUserWallMs), 0), r(x.helperCpuMs, 0), r(x.unmountWallMs, 0),
+        String(x.leftAfterUnmount), Object.entries(x.errors).map(([k, n]) => `${n}× ${k}`).join("; ")]);
+    }
+  }
+  out.push(...table(["kind", "mounted", "wall ms (mount)", "start skew ms", "slowest user ms", "Σ CPU ms of the spawned", "wall ms (unmount)", "left after", "errors"], mr));
+  const a = sv.multiUser["svc"], b = sv.multiUser["c"];
+  if (a && b) out.push("", `median wall, service/C: ${r(ratio(a.wallMs, b.wallMs))}× (mount), ${r(ratio(a.unmountWallMs, b.unmountWallMs))}× (unmount).`);
+  out.push("",
+    "Each user is one agent (this benchmark's client, started by the controller as that user, with everything allocated beforehand); at one moment set by the " +
+    "controller (CLOCK_MONOTONIC, shared by the agents) every agent starts its mounts back to back (as the one-user concurrency phase does) and reaps them; " +
+    "wall = the first spawn of any agent → the last helper reaped; start skew = how much later the last agent got to its first spawn (on 2 cores, the other " +
+    "agents' helpers are already running by then); \"Σ CPU ms of the spawned\": user + system time of the 100 processes the agents spawned (wait4): " +
+    "C's whole work, but only our launchers' part through the service (the service's threads and children are not in it). Then every agent runs `-u` on all of its mounts at once; \"left after\" counts fuse mounts still there. " +
+    "Rounds alternate the order of the two kinds.", "");
+  const m = sv.memory;
+  if (m) {
+    out.push(`#### Memory of ${m.count} auto-unmount mounts held by live servers (MiB, sums over processes, ${m.waitMs / 1000} s after the last mount)`, "");
+    const what: Record<string, string> = {
+      "svc-service": "the service and all its descendants (the watches)",
+      "svc-service-self": "the service process alone",
+      "svc-launchers": "the waiting non-set-uid launchers (caller's side, not the service's)",
+      c: "C: the watchdogs (/usr/bin/fusermount3 processes that stay)",
+      "ours-setuid": "ours set-uid, no service: the watchdogs",
+    };
+    const mm: string[][] = [];
+    for (const [k, g] of Object.entries(m.groups)) {
+      const x = g.mem;
+      mm.push([what[k] ?? k, String(x.processes), String(x.threads), mib(x.vmRssKiB), mib(x.pssKiB), mib(x.vmRssKiB / m.count), mib(x.pssKiB === null ? null : x.pssKiB / m.count),
+        mib(x.rssAnonKiB), mib(x.rssFileKiB), `${g.mounted}/${g.count}`, k === "svc-service-self" || k === "svc-launchers" ? "" : `${g.autoUnmounted}/${g.mounted}`, String(g.leftMounted)]);
+    }
+    out.push(...table(["group", "processes", "threads", "Σ VmRSS", "Σ PSS", "VmRSS per mount", "PSS per mount", "Σ RssAnon", "Σ RssFile", "mounted", "auto-unmounted", "left"], mm));
+    const sv1 = m.groups["svc-service"]?.mem, c1 = m.groups["c"]?.mem, o1 = m.groups["ours-setuid"]?.mem;
+    const q = (x?: number | null, y?: number | null): string => (x == null || y == null || y === 0 ? "–" : `${r(x / y, 1)}×`);
+    if (sv1 && c1) {
+      out.push("", `Service tree ÷ C watchdogs: ${q(sv1.pssKiB, c1.pssKiB)} (Σ PSS), ${q(sv1.vmRssKiB, c1.vmRssKiB)} (Σ VmRSS)` +
+        (o1 ? `; service tree ÷ our set-uid watchdogs: ${q(sv1.pssKiB, o1.pssKiB)} (Σ PSS), ${q(sv1.vmRssKiB, o1.vmRssKiB)} (Σ VmRSS).` : "."));
+      const self = m.groups["svc-service-self"]?.mem;
+      if (self) {
+        const n = sv1.processes - self.processes;
+        out.push("", `The watches alone (the tree without the service process): ${n} processes, Σ VmRSS ${mib(sv1.vmRssKiB - self.vmRssKiB)}, ` +
+          `Σ PSS ${sv1.pssKiB === null || self.pssKiB === null ? "–" : mib(sv1.pssKiB - self.pssKiB)} MiB; ` +
+          `per watch ${mib(n > 0 ? (sv1.vmRssKiB - self.vmRssKiB) / n : null)} VmRSS, ${sv1.pssKiB === null || self.pssKiB === null || n === 0 ? "–" : mib((sv1.pssKiB - self.pssKiB) / n)} PSS.`);
+      }
+    }
+    out.push("",
+      "Σ VmRSS counts a page shared by several processes (the same binary's file pages, libc) once per process; Σ PSS (/proc/PID/smaps_rollup, read as root) " +
+      "divides each shared page among the processes that map it, so it is the group's own share (\"–\": smaps_rollup unavailable). " +
+      "The mounts are made one after another by the client (libfuse's way, `-o auto_unmount`, fd and comm socket kept open); the service's watches and C's watchdogs " +
+      "are measured at the same moment; ours set-uid after the service was stopped (with a service running, our set-uid launcher would use it). " +
+      "Then the servers close fd and socket: \"auto-unmounted\" = the mount went away by itself; what stayed is unmounted with `-u` (\"left\" = still mounted after that).", "");
+  }
+  out.push(`The phase took ${(sv.durationMs / 1000).toFixed(0)} s; the service was started ${sv.serviceStarts} time${sv.serviceStarts === 1 ? "" : "s"}.` +
+    (sv.error ? ` **It stopped early: ${sv.error}**` : ""));
+  const failed = Object.entries(s.failures).some(([k, g]) => k.startsWith("service: ") && Object.values(g).some((n) => n > 0)) ||
+    Object.values(sv.multiUser).some((e) => e.rounds.some((x) => x.mounted < x.count || x.leftAfterUnmount > 0));
+  if ((sv.error || failed) && sv.serviceLog.trim()) out.push("", "The service's stderr (last lines):", "", "```", sv.serviceLog.trim().split("\n").slice(-20).join("\n"), "```");
   return out;
 }

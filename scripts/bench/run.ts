@@ -3,7 +3,10 @@
 // prefix) ONCE as the unprivileged user, serves its few root-only requests
 // (bind a fuse.conf with mount_max, read /proc/PID/status of the set-uid
 // watchdog, bring the namespace's extra mounts for the scale phase to a given
-// number), then prints the table and writes results.json and RESULTS.md.
+// number; for the service phase: start and stop `fusermount3-bun --service` on
+// a private /run/fusermount3, drive the per-user agents of its multi-user
+// rounds, sum the memory of process trees), then prints the table and writes
+// results.json and RESULTS.md.
 //
 // A run of some phases only (--phases) is merged into the results.json already
 // in --out: the phases it did not run are carried over from there, and
@@ -11,7 +14,8 @@
 //
 //   bun scripts/bench/run.ts --prefix DIR --user NAME [--out DIR] [--variant NAME]... [--quick]
 //        [-n N] [--rss-runs N] [--dir SCRATCH]
-//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,scale]
+//        [--phases classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,service,scale]
+//        [--service-users LIST] [--service-watches N]
 //        [--scale-sizes 0,1000,10000] [--scale-cycles N] [--scale-rounds N] [--no-merge]
 //        [--extra-v NAME=PATH]...   (more -V start-up kinds, for diagnostics)
 //   bun scripts/bench/run.ts --from-json FILE [--out DIR]     (re-render only)
@@ -19,16 +23,17 @@
 //   bun scripts/bench/run.ts --merge FILE [--phases LIST] [--out DIR]
 //        (merge the phases a saved run measured into --out's results.json)
 
-import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { render, summarize, mergeResults, PHASES, type Machine, type SavedResults } from "./report.ts";
-import type { ClientConfig, ClientResult, HelperSpec, Request, ScaleAnswer } from "./types.ts";
+import type { ClientConfig, ClientResult, HelperSpec, MultiUserRound, Request, ScaleAnswer, TreeMem } from "./types.ts";
 import * as libc from "../../src/sys/libc.ts";
+import { monotonicMs } from "./spawn.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const count = (v: string): number => {
@@ -41,6 +46,7 @@ type Options = {
   prefix?: string; user: string; out?: string; variant?: string[]; quick?: boolean; n?: number; rssRuns?: number;
   dir?: string; phases?: string; extraV?: string[]; fromJson?: string;
   scaleSizes?: string; scaleCycles?: number; scaleRounds?: number; merge?: boolean | string;
+  serviceUsers?: string; serviceWatches?: number;
 };
 const o = new Command("bench")
   .description("The benchmark controller, run by scripts/bench.sh (npm run bench) as root inside a private mount namespace.")
@@ -52,7 +58,9 @@ const o = new Command("bench")
   .option("-n <N>", "iterations per latency measurement and kind (default: 300, 20 with --quick)", count)
   .option("--rss-runs <N>", "runs per kind for peak RSS (default: 30, 5 with --quick)", count)
   .option("--dir <SCRATCH>", "scratch directory for the mountpoints (default: a new /tmp/fm-bench-*)")
-  .option("--phases <LIST>", "only these, comma-separated: classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,scale")
+  .option("--phases <LIST>", "only these, comma-separated: classic,classic-utab,syncinit,version,rss,watchdog,concurrent,mountmax,service,scale")
+  .option("--service-users <LIST>", "the service phase's users, each mounting at once (default: fmbench0,…,fmbench9; they must exist)")
+  .option("--service-watches <N>", "auto-unmount mounts per group in the service phase's memory measurement (default: 100, 20 with --quick)", count)
   .option("--scale-sizes <LIST>", "extra mounts for the scale phase (default: 0,1000,10000)")
   .option("--scale-cycles <N>", "cycles per round, kind and size in the scale phase (default: 40, 5 with --quick)", count)
   .option("--scale-rounds <N>", "rounds of the scale phase (default: 3, 1 with --quick)", count)
@@ -143,6 +151,10 @@ function writeOutputs(result: ClientResult, m: Machine, cfgInfo: CfgInfo, config
     "  are more robust to load than absolute times.",
     "- `Scale`: the classic cycle (mount + `-u -z`, as libfuse unmounts) with 0, 1,000 and 10,000 extra bind mounts in the",
     "  namespace's mount table, with and without a utab; the method note is under its tables.",
+    "- `Service mode`: `fusermount3-bun --service` started as root on a private tmpfs at `/run/fusermount3` inside the namespace, stopped",
+    "  by PID after the phase (every other phase runs without it: our set-uid launcher asks a running service first). Our launcher",
+    "  without the set-uid bit (and the set-uid one) through the service, interleaved with C set-uid; 100 mounts at once from 10 users;",
+    "  the memory of 100 auto-unmount watches; the method notes are under its tables.",
     "- A run of some phases only (`--phases`) is merged into the previous results: the phases it did not run keep their",
     "  samples from the previous `results.json`, and the last lines say which run measured which phases.",
     "",
@@ -227,6 +239,11 @@ const config: ClientConfig = {
     warmup: quick ? 1 : 2,
   },
   ...(o.phases ? { phases: o.phases.split(",") } : {}),
+  service: {
+    launcher: `${prefix}/bench/fusermount3-nosuid`, setuidLauncher: `${prefix}/bin/fusermount3`, helper: `${prefix}/lib/fusermount3/fusermount3-bun`,
+    users: (o.serviceUsers ?? Array.from({ length: 10 }, (_, i) => `fmbench${i}`).join(",")).split(",").filter((x) => x.length > 0),
+    perUser: 10, rounds: quick ? 1 : 3, memCount: o.serviceWatches ?? (quick ? 20 : 100), memWaitMs: quick ? 3000 : 10000,
+  },
   extraVersion: (o.extraV ?? []).map((x) => ({ name: x.split("=")[0]!, path: x.slice(x.indexOf("=") + 1), args: ["-V"] })),
 };
 // A private, empty /run/mount for the run: the machine's utab (which may hold
@@ -247,8 +264,18 @@ if (!config.scale.sizes.every((x) => Number.isInteger(x) && x >= 0 && x <= 50000
 }
 if (!existsSync("/etc/fuse.conf")) { config.mountMax.rounds = 0; log("no /etc/fuse.conf to bind a mount_max over: the mount_max rounds are skipped"); }
 if (!config.rss) log("/usr/bin/time not found (apt-get install time): peak RSS is not measured");
+if (!config.phases || config.phases.includes("service")) {
+  const missing = config.service!.users.filter((u) => spawnSync("id", ["-u", u]).status !== 0);
+  if (missing.length > 0 || !existsSync(config.service!.launcher) || config.service!.users.length === 0) {
+    log(`the service phase is skipped: ${missing.length > 0 ? `no user ${missing.join(", ")} (scripts/bench.sh creates them)` : `no ${config.service!.launcher} or no users`}`);
+    config.service = null;
+  }
+}
 const cfgInfo: CfgInfo = {
-  n: { "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N, "scale, per size and scenario": config.scale.cycles * config.scale.rounds },
+  n: {
+    "classic mount+unmount, per scenario": N, "sync-init": N, "-V": N, "scale, per size and scenario": config.scale.cycles * config.scale.rounds,
+    "service: classic and sync-init, per kind": N,
+  },
   concurrent: config.concurrent.count, mountMax: config.mountMax.value, watchMs: config.watchdog.waitMs,
 };
 
@@ -315,7 +342,199 @@ function procStatus(pids: number[]): Record<string, Record<string, number> | nul
   return out;
 }
 
-function cleanup(): void {
+// ---- the service phase ----------------------------------------------------------------
+
+// A private /run/fusermount3 (tmpfs) in this namespace: the service listens
+// there, and the machine's directory (and any service on it) is never seen
+// nor touched. Where the machine has no such directory, /run is first covered
+// by an overlay (upper on a tmpfs) so that it can be made without writing to
+// the machine's /run; the private /run/mount is then mounted again on top.
+const RUN_FM3 = "/run/fusermount3";
+const runMounts: string[] = []; // to unmount, in reverse order
+const runDirs: string[] = []; // to remove afterwards
+let runFm3 = false;
+function mountOrThrow(args: string[]): void {
+  const r = spawnSync("mount", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`mount ${args.join(" ")}: ${(r.stderr ?? "").trim()}`);
+  runMounts.push(args[args.length - 1]!);
+}
+function privateRunFm3(): void {
+  if (runFm3) return;
+  if (!existsSync(RUN_FM3)) {
+    const ov = mkdtempSync("/tmp/fm-bench-run-");
+    runDirs.push(ov);
+    mountOrThrow(["-t", "tmpfs", "-o", "mode=700,size=4m", "bench-run-overlay", ov]);
+    mkdirSync(`${ov}/upper`); mkdirSync(`${ov}/work`);
+    mountOrThrow(["-t", "overlay", "-o", `lowerdir=/run,upperdir=${ov}/upper,workdir=${ov}/work`, "bench-run", "/run"]);
+    if (config.utab) mountOrThrow(["-t", "tmpfs", "-o", "mode=755,size=4m", "bench-run-mount", "/run/mount"]);
+    mkdirSync(RUN_FM3, { mode: 0o755 });
+  }
+  mountOrThrow(["-t", "tmpfs", "-o", "mode=755,size=1m", "bench-run-fusermount3", RUN_FM3]);
+  runFm3 = true;
+}
+function undoRun(): void {
+  for (const m of runMounts.reverse()) spawnSync("umount", ["-l", m]);
+  runMounts.length = 0;
+  for (const d of runDirs) rmSync(d, { recursive: true, force: true });
+}
+
+// Every process and its parent, from /proc/PID/stat.
+function processTable(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    let st: string;
+    try { st = readFileSync(`/proc/${e}/stat`, "utf8"); } catch { continue; }
+    const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+    (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(Number(e));
+  }
+  return children;
+}
+function descendants(pid: number, table = processTable()): number[] {
+  const out: number[] = [];
+  const todo = [...(table.get(pid) ?? [])];
+  while (todo.length > 0) { const p = todo.pop()!; out.push(p); todo.push(...(table.get(p) ?? [])); }
+  return out;
+}
+// Sums over the roots and (with `tree`) every descendant: VmRSS etc. from
+// /proc/PID/status, Pss from /proc/PID/smaps_rollup.
+function treeMem(roots: number[], tree = true): TreeMem {
+  const table = processTable();
+  const m: TreeMem = { roots: roots.length, alive: 0, processes: 0, vmRssKiB: 0, pssKiB: 0, rssAnonKiB: 0, rssFileKiB: 0, rssShmemKiB: 0, threads: 0 };
+  const seen = new Set<number>();
+  const one = (pid: number): boolean => {
+    if (seen.has(pid)) return false;
+    seen.add(pid);
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/status`, "utf8"); } catch { return false; }
+    if (/^State:\s*[ZX]/m.test(text)) return false;
+    const v = (k: string): number => Number(new RegExp(`^${k}:\\s*(\\d+)`, "m").exec(text)?.[1] ?? 0);
+    m.processes++;
+    m.vmRssKiB += v("VmRSS"); m.rssAnonKiB += v("RssAnon"); m.rssFileKiB += v("RssFile"); m.rssShmemKiB += v("RssShmem"); m.threads += v("Threads");
+    try {
+      const pss = /^Pss:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      if (pss && m.pssKiB !== null) m.pssKiB += Number(pss[1]); else m.pssKiB = null;
+    } catch { m.pssKiB = null; }
+    return true;
+  };
+  for (const r of roots) {
+    if (one(r)) m.alive++;
+    if (tree) for (const d of descendants(r, table)) one(d);
+  }
+  return m;
+}
+
+type Service = { proc: ChildProcess; pid: number; log: string; exited: boolean; exit: Promise<void> };
+let service: Service | null = null;
+const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+async function serviceStart(): Promise<{ pid: number } | { error: string }> {
+  if (service) return { error: "the service already runs" };
+  privateRunFm3();
+  const proc = spawn(config.service!.helper, ["--service"], { env: {}, cwd: "/", stdio: ["ignore", "ignore", "pipe"] });
+  const s: Service = { proc, pid: proc.pid ?? -1, log: "", exited: false, exit: Promise.resolve() };
+  s.exit = new Promise((res) => proc.on("exit", () => { s.exited = true; res(); }));
+  proc.stderr!.on("data", (d: Buffer) => { s.log += d.toString(); });
+  service = s;
+  const t = Date.now();
+  while (!s.log.includes("listening") && !s.exited && Date.now() - t < 10000) await sleep(10);
+  if (!s.log.includes("listening")) {
+    const stop = await serviceStop();
+    return { error: `it did not start: ${"log" in stop ? stop.log.trim() : ""}` };
+  }
+  return { pid: s.pid };
+}
+// By PID: SIGTERM, SIGKILL after 5 s; what it left running (expected:
+// nothing, every watch was released first) is killed by PID too.
+async function serviceStop(): Promise<{ log: string; leftDescendants: number } | { error: string }> {
+  const s = service;
+  service = null;
+  if (!s) return { error: "no service runs" };
+  const left = s.exited ? [] : descendants(s.pid);
+  if (!s.exited) process.kill(s.pid, "SIGTERM");
+  await Promise.race([s.exit, sleep(5000)]);
+  if (!s.exited) { process.kill(s.pid, "SIGKILL"); await s.exit; }
+  for (const p of left) { try { process.kill(p, "SIGKILL"); } catch { /* gone */ } }
+  // Its socket stays behind: without it the launcher's connect() fails as
+  // before the phase (ENOENT, not ECONNREFUSED).
+  rmSync(`${RUN_FM3}/service.sock`, { force: true });
+  return { log: s.log, leftDescendants: left.length };
+}
+
+// The multi-user rounds' agents: the compiled client in agent mode, one per
+// user, started once (setpriv --reuid, not no-new-privs: C's set-uid works).
+type Agent = { user: string; base: string; proc: ChildProcess; lines: string[]; wake: (() => void) | null; closed: boolean };
+let agents: Agent[] | null = null;
+function startAgents(): Agent[] {
+  return config.service!.users.map((user) => {
+    const u = Number(sh("id", ["-u", user])), g = Number(sh("id", ["-g", user]));
+    const base = join(dir, `mu-${user}`);
+    mkdirSync(base, { mode: 0o755 });
+    chownSync(base, u, g);
+    const proc = spawn("setpriv", [`--reuid=${u}`, `--regid=${g}`, "--clear-groups", "--", `${prefix}/bench/client`, JSON.stringify({ agent: true, timeoutMs: config.timeoutMs })], {
+      cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: "/" }, stdio: ["pipe", "pipe", "inherit"],
+    });
+    const a: Agent = { user, base, proc, lines: [], wake: null, closed: false };
+    createInterface({ input: proc.stdout! }).on("line", (l) => { a.lines.push(l); a.wake?.(); }).on("close", () => { a.closed = true; a.wake?.(); });
+    return a;
+  });
+}
+async function agentAsk(a: Agent, cmd: unknown, timeoutMs = config.timeoutMs * 4): Promise<Record<string, unknown>> {
+  a.proc.stdin!.write(JSON.stringify(cmd) + "\n");
+  const t = Date.now();
+  while (a.lines.length === 0) {
+    if (a.closed) throw new Error(`agent ${a.user} ended`);
+    if (Date.now() - t > timeoutMs) throw new Error(`agent ${a.user}: no answer in ${timeoutMs} ms`);
+    await new Promise<void>((res) => { a.wake = res; setTimeout(res, 100); });
+    a.wake = null;
+  }
+  const x = JSON.parse(a.lines.shift()!) as Record<string, unknown>;
+  if (typeof x["error"] === "string") throw new Error(`agent ${a.user}: ${x["error"]}`);
+  return x;
+}
+function stopAgents(): void {
+  for (const a of agents ?? []) {
+    if (!a.closed) a.proc.stdin!.end(JSON.stringify({ cmd: "exit" }) + "\n");
+    const pid = a.proc.pid;
+    setTimeout(() => { if (pid && a.proc.exitCode === null && a.proc.signalCode === null) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } } }, 2000).unref();
+  }
+  agents = null;
+}
+const fuseMountsUnder = (prefixDir: string): number =>
+  readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => {
+    const f = l.split(" ");
+    const t = f[f.indexOf("-", 6) + 1] ?? "";
+    return (f[4] ?? "").startsWith(prefixDir) && (t === "fuse" || t.startsWith("fuse."));
+  }).length;
+async function multiUser(helper: string, launcher: string, perUser: number): Promise<MultiUserRound> {
+  agents ??= startAgents();
+  const all = agents;
+  await Promise.all(all.map((a) => agentAsk(a, { cmd: "prepare", launcher, dirs: Array.from({ length: perUser }, (_, i) => `${a.base}/${helper}-${i}`) })));
+  // Every agent starts its share at the same moment (CLOCK_MONOTONIC, 50 ms from now).
+  const at = monotonicMs() + 50;
+  const mounts = await Promise.all(all.map((a) => agentAsk(a, { cmd: "go", at })));
+  const unmounts = await Promise.all(all.map((a) => agentAsk(a, { cmd: "unmount" })));
+  const num = (x: Record<string, unknown>, k: string): number => Number(x[k]);
+  const errors: Record<string, number> = {};
+  for (const m of mounts) for (const [k, n] of Object.entries(m["errors"] as Record<string, number>)) errors[k] = (errors[k] ?? 0) + n;
+  const t0 = Math.min(...mounts.map((m) => num(m, "t0"))), t1 = Math.max(...mounts.map((m) => num(m, "t1")));
+  const u0 = Math.min(...unmounts.map((m) => num(m, "t0"))), u1 = Math.max(...unmounts.map((m) => num(m, "t1")));
+  const leftByAgents = unmounts.reduce((n, m) => n + num(m, "left"), 0);
+  return {
+    helper, users: all.length, perUser, count: all.length * perUser,
+    mounted: mounts.reduce((n, m) => n + num(m, "mounted"), 0),
+    wallMs: t1 - t0, startSkewMs: Math.max(...mounts.map((m) => num(m, "t0"))) - t0,
+    perUserWallMs: mounts.map((m) => num(m, "t1") - num(m, "t0")),
+    helperCpuMs: mounts.reduce((n, m) => n + num(m, "cpuMs"), 0),
+    unmountWallMs: u1 - u0,
+    // What the agents saw left before their own untimed -u, or what is still there now.
+    leftAfterUnmount: Math.max(leftByAgents, fuseMountsUnder(join(dir, "mu-"))),
+    errors,
+  };
+}
+
+async function cleanup(): Promise<void> {
+  stopAgents();
+  if (service) await serviceStop();
   if (confBound) fuseconf(null);
   if (scaleCount > 0) { const r = scaleTo(0); if ("error" in r) log(`removing the scale phase's mounts: ${r.error}`); }
   for (let i = 0; i < 5; i++) {
@@ -324,8 +543,16 @@ function cleanup(): void {
     for (const p of [...new Set(left)].sort().reverse()) spawnSync("umount", ["-l", p]);
   }
   rmSync(dir, { recursive: true, force: true });
+  undoRun();
 }
 
+// A launcher of ours that finds a service at /run/fusermount3 uses it, set-uid
+// or not: an empty private tmpfs there keeps any service of the machine out of
+// every phase. (Where the directory is missing, there can be none; the service
+// phase then makes its own.)
+if (existsSync(RUN_FM3)) {
+  try { privateRunFm3(); } catch (e) { log(`a private ${RUN_FM3}: ${String(e)}`); process.exit(1); }
+}
 log(`helpers: ${helpers.map((h) => `${h.name}=${h.launcher}`).join(" ")}; N=${N}; user ${userName}`);
 loadStart = loadavg();
 const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", `${prefix}/bench/client`, JSON.stringify(config)], {
@@ -334,7 +561,10 @@ const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-gro
 let result: ClientResult | undefined;
 const rl = createInterface({ input: child.stdout! });
 const t0 = Date.now();
-rl.on("line", (line) => {
+// One request at a time, in order (some are answered asynchronously).
+let queue = Promise.resolve();
+rl.on("line", (line) => { queue = queue.then(() => handle(line)); });
+async function handle(line: string): Promise<void> {
   let req: Request;
   try { req = JSON.parse(line) as Request; } catch { log(`client: ${line}`); return; }
   let answer: unknown = "ok";
@@ -345,14 +575,27 @@ rl.on("line", (line) => {
       case "utab": utab(req.present); break;
       case "scale": answer = scaleTo(req.count); break;
       case "procstatus": answer = procStatus(req.pids); break;
+      case "service": answer = req.action === "start" ? await serviceStart() : await serviceStop(); break;
+      case "multiuser": answer = await multiUser(req.helper, req.launcher, req.perUser); break;
+      case "treemem": {
+        const out: Record<string, TreeMem> = {};
+        for (const [k, pids] of Object.entries(req.groups)) out[k] = treeMem(pids);
+        if (req.service) {
+          out["service"] = service ? treeMem([service.pid]) : treeMem([]);
+          out["service-self"] = service ? treeMem([service.pid], false) : treeMem([]);
+        }
+        answer = out;
+        break;
+      }
       case "result": result = req.result; return;
     }
   } catch (e) { answer = { error: String(e) }; }
   child.stdin!.write(JSON.stringify(answer) + "\n");
-});
+}
 const code: number = await new Promise((res) => child.on("exit", (c) => res(c ?? 1)));
+await queue;
 loadEnd = loadavg();
-cleanup();
+await cleanup();
 if (!result) { log(`the client failed (exit ${code})`); process.exit(1); }
 let m = machine(result.versionOutput["c"] ?? "", result.versionOutput["ours"] ?? "");
 let info = cfgInfo;

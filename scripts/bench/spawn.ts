@@ -23,6 +23,7 @@ const lib = dlopen("libc.so.6", {
   close: { args: [i32], returns: i32 },
   read: { args: [i32, P, i64], returns: i64_fast },
   open: { args: [P, i32, i32], returns: i32 },
+  clock_gettime: { args: [i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
 }).symbols;
 
@@ -176,3 +177,11 @@ export function drain(fd: number): string {
 }
 
 export const kill = (pid: number, sig: number): number => lib.kill(pid, sig);
+
+// CLOCK_MONOTONIC in ms: one clock for every process of the machine (Bun's
+// process.hrtime and performance.now() count from the process's own start).
+const tsBuf = new BigInt64Array(2);
+export function monotonicMs(): number {
+  lib.clock_gettime(1 /* CLOCK_MONOTONIC */, ptr(tsBuf));
+  return Number(tsBuf[0]) * 1000 + Number(tsBuf[1]) / 1e6;
+}

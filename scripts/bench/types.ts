@@ -31,6 +31,22 @@ export type ClientConfig = {
   scale: { sizes: number[]; cycles: number; rounds: number; warmup: number };
   // More -V style start-up kinds (diagnostics), e.g. a floor behind a set-uid launcher.
   extraVersion?: { name: string; path: string; args: string[] }[];
+  // The service phase (null: not measured; the controller asks for it).
+  service?: ServiceConfig | null;
+  // Set when the binary runs as a per-user agent of the service phase's
+  // multi-user rounds (started by the controller as that user; see client.ts).
+  agent?: boolean;
+};
+
+export type ServiceConfig = {
+  launcher: string; // a NON-set-uid copy of our installed launcher: only the service can make it mount
+  setuidLauncher: string; // our installed set-uid launcher (it asks the service first, too)
+  helper: string; // the installed Bun helper the controller starts as root with --service
+  users: string[]; // the multi-user rounds' users (each one agent)
+  perUser: number; // mounts each user starts at once
+  rounds: number; // multi-user rounds per helper
+  memCount: number; // auto-unmount mounts held per group for the memory measurement
+  memWaitMs: number; // from the last of them to the measurement
 };
 
 // One timed helper run (all times in ms from just before posix_spawn).
@@ -114,7 +130,75 @@ export type ClientResult = {
   concurrent: ConcurrentRound[];
   mountMax: MountMaxResult | null;
   scale?: ScaleResult | null; // absent in results from before the scale phase existed
+  service?: ServiceResult | null; // absent in results from before the service phase existed
 };
+
+// ---- the service phase ----------------------------------------------------------------
+
+// 100 mounts started at once by several users (each user's agent starts its
+// share back to back at a moment the controller sets); times from one clock
+// (CLOCK_MONOTONIC, spawn.ts's monotonicMs) across the agents.
+export type MultiUserRound = {
+  helper: string;
+  users: number; perUser: number; count: number;
+  mounted: number; // fd received and exit 0
+  wallMs: number; // the first spawn of any user -> the last helper reaped
+  startSkewMs: number; // the last agent's first spawn - the first agent's (all wait for the same moment)
+  perUserWallMs: number[]; // each agent: its first spawn -> its last helper reaped
+  helperCpuMs: number; // user + system CPU of every helper run (wait4; through the service: the launchers only)
+  unmountWallMs: number; // every user's concurrent `-u` of its mounts
+  leftAfterUnmount: number; // fuse mounts still below the users' directories afterwards
+  errors: Record<string, number>; // stderr line -> count
+};
+
+// Memory of a group of processes (and all their descendants), read by the
+// controller (root) from /proc: sums over the processes.
+export type TreeMem = {
+  roots: number; // root pids asked for
+  alive: number; // of them, running (not gone, not zombies)
+  processes: number; // alive roots + their descendants
+  vmRssKiB: number; // sum of VmRSS (shared pages counted once per process)
+  pssKiB: number | null; // sum of Pss from /proc/PID/smaps_rollup (shared pages divided among their users); null: unavailable
+  rssAnonKiB: number; rssFileKiB: number; rssShmemKiB: number;
+  threads: number;
+};
+
+export type ServiceMemGroup = {
+  count: number; // auto-unmount mounts asked for
+  mounted: number; // fd received
+  mem: TreeMem; // the group (see the names in client.ts)
+  autoUnmounted: number; // mounts gone by themselves after the server closed fd and socket
+  leftMounted: number; // still mounted after that and an untimed -u (expected 0)
+};
+
+export type ServiceResult = {
+  launcher: string; setuidLauncher: string; helper: string;
+  kinds: string[]; // the classic rounds' kinds, interleaved: "svc" (non-set-uid launcher), "svc-setuid", "c"
+  // Classic mount and `-u` with the service running (no utab): per kind.
+  classic: { mount: Record<string, Series>; unmount: Record<string, Series>; cycle: Record<string, Series> };
+  syncInit: Series; // --sync-init through the service (non-set-uid launcher)
+  multiUser: { users: string[]; perUser: number; rounds: MultiUserRound[] };
+  // Groups: "svc-service" (the service and every descendant: the watches),
+  // "svc-service-self" (the service process alone), "svc-launchers" (the
+  // non-set-uid launchers waiting for their watches, the caller's side),
+  // "c" (the C watchdogs), "ours-setuid" (our set-uid watchdogs, no service).
+  memory: { count: number; waitMs: number; groups: Record<string, ServiceMemGroup> } | null;
+  serviceStarts: number;
+  serviceLog: string; // the service's stderr (its last 4,000 characters)
+  durationMs: number;
+  error?: string; // the phase stopped early
+};
+
+// The service phase's root-side requests (answers after the ";").
+export type ServiceRequest =
+  | { type: "service"; action: "start" } // ; { pid } | { error }
+  | { type: "service"; action: "stop" } // ; { log, leftDescendants } | { error }
+  // Every agent prepares perUser mounts through `launcher` in its own
+  // directory, all start at once; then all unmount at once. ; MultiUserRound | { error }
+  | { type: "multiuser"; helper: string; launcher: string; perUser: number }
+  // Memory of process groups (roots and their descendants); "service": true
+  // adds the groups "service" and "service-self". ; Record<string, TreeMem>
+  | { type: "treemem"; groups: Record<string, number[]>; service?: boolean };
 
 // Client -> controller requests (one JSON line each on stdout); the controller
 // answers each with one JSON line on the client's stdin.
@@ -126,6 +210,7 @@ export type Request =
   // Bring the namespace's extra bind mounts to exactly `count` (0: remove them
   // all); answered with ScaleAnswer.
   | { type: "scale"; count: number }
+  | ServiceRequest
   | { type: "result"; result: ClientResult };
 
 export type ScaleAnswer = { count: number; ms: number } | { error: string };
