@@ -8,6 +8,7 @@
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, writeFileSync, mkdirSync, rmSync, realpathSync, mkdtempSync, chownSync } from "node:fs";
+import { privateRun } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
   rootScratch, have, waitFor, inNamespace, type Run,
@@ -29,16 +30,11 @@ integration("service namespace tests", () => {
   const spec = (args: string[], mode = "wait") => `'${JSON.stringify({ helper: NNP, argv0: "fusermount3", args, mode })}'`;
   const lastJson = (s: string) => JSON.parse(s.trim().split("\n").pop()!) as Record<string, unknown>;
 
-  const runTmp = realpathSync(mkdtempSync("/tmp/fm-svcns-run-"));
+  const undoRun = privateRun(); // a private /run with its own /run/fusermount3 (test/lib/service.ts)
   const sh = (argv: string[]) => {
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
   };
-  sh(["mount", "-t", "tmpfs", "tmpfs", runTmp]);
-  mkdirSync(`${runTmp}/upper`); mkdirSync(`${runTmp}/work`);
-  sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=/run,upperdir=${runTmp}/upper,workdir=${runTmp}/work`, "/run"]);
-  mkdirSync("/run/fusermount3", { recursive: true });
-  sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run/fusermount3"]);
   // A root of / for chroot()ed callers: the helper and the socket are visible
   // there at the same paths, on other mounts.
   const jail = `${tools}/jail`;
@@ -59,12 +55,9 @@ integration("service namespace tests", () => {
     }
     cleanupDir(base);
     // Lazily, the bind of / goes with every mount under it (its copy of this
-    // test's /run and of runTmp included, which would keep runTmp busy).
+    // test's /run and of its tmpfs included, which would keep that busy).
     spawnSync("umount", ["-l", jail]);
-    spawnSync("umount", ["-l", "/run/fusermount3"]);
-    spawnSync("umount", ["-l", "/run"]);
-    spawnSync("umount", ["-l", runTmp]);
-    rmSync(runTmp, { recursive: true, force: true });
+    undoRun();
     rmSync(tools, { recursive: true, force: true });
   });
   // How many mounts a process sees at `path` (its /proc/<pid>/mountinfo).

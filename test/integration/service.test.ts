@@ -6,6 +6,7 @@
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, realpathSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { privateRun } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS_SETUID, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
   normalizedMount, cleanupDir, rootScratch, have, waitFor, type User, type Run,
@@ -26,16 +27,11 @@ integration("service tests", () => {
   chmodSync(NNP, 0o755);
 
   // A private /run: overlay (upper on a tmpfs), then a tmpfs on /run/fusermount3.
-  const runTmp = realpathSync(mkdtempSync("/tmp/fm-svc-run-"));
+  const undoRun = privateRun(); // a private /run with its own /run/fusermount3 (test/lib/service.ts)
   const sh = (argv: string[]) => {
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
   };
-  sh(["mount", "-t", "tmpfs", "tmpfs", runTmp]);
-  mkdirSync(`${runTmp}/upper`); mkdirSync(`${runTmp}/work`);
-  sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=/run,upperdir=${runTmp}/upper,workdir=${runTmp}/work`, "/run"]);
-  mkdirSync("/run/fusermount3", { recursive: true });
-  sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run/fusermount3"]);
 
   const env = { PATH: "/usr/bin:/bin", HOME: "/" };
   const nnp = (who: User, argv: string[], opts: { cwd?: string } = {}): Run => runAs(who, [SETPRIV, "--no-new-privs", ...argv], { env, ...opts });
@@ -129,10 +125,7 @@ integration("service tests", () => {
     }
     cleanupDir(base);
     cleanupDir(otherBase);
-    spawnSync("umount", ["-l", "/run/fusermount3"]);
-    spawnSync("umount", ["-l", "/run"]);
-    spawnSync("umount", ["-l", runTmp]);
-    rmSync(runTmp, { recursive: true, force: true });
+    undoRun();
     rmSync(tools, { recursive: true, force: true });
   });
 
