@@ -66,9 +66,10 @@ integration("fault injection tests", () => {
   });
 
   t.test("classic: the peer is SIGKILLed before the helper sends the fd (its stdout/stderr pipes die too)", async (t) => {
-    // The peer exits right after starting the helper, long before the helper
-    // (tens of milliseconds of start-up) mounts and sends. (Once the fd is
-    // queued on the socket the hand-off has succeeded, whoever reads it.)
+    // The peer closes its end of the socket before it starts the helper and
+    // exits right after: however fast the helper (through the service it is
+    // a few milliseconds), the fd can never be queued. (Once the fd is queued
+    // on a live socket the hand-off has succeeded, whoever reads it.)
     const mnt = mkdirAs(u, `${base}/die-early`);
     for (let round = 0; round < 3; round++) {
       const p = startPeer(FAULT_PEER, u, { args: ["--", mnt], fault: "die" });

@@ -11,7 +11,7 @@ import { copyFileSync, chmodSync, writeFileSync, mkdirSync, rmSync, realpathSync
 import { privateRun } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
-  rootScratch, have, waitFor, inNamespace, type Run,
+  rootScratch, have, waitFor, type Run,
 } from "../lib/harness.ts";
 
 const SERVICE_CLIENT = `${PREFIX}/tools/serviceclient`;
@@ -60,6 +60,15 @@ integration("service namespace tests", () => {
     undoRun();
     rmSync(tools, { recursive: true, force: true });
   });
+  // A bash script in a mount namespace of its own, in both passes (the
+  // harness's inNamespace keeps a script in the service's namespace in the
+  // service pass; here another namespace is the point).
+  const inNamespace = (script: string): Run => {
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script], {
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }, encoding: "utf8", timeout: 60000,
+    });
+    return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  };
   // How many mounts a process sees at `path` (its /proc/<pid>/mountinfo).
   const count = (pid: string, path: string) => `$(grep -c ' ${path} ' /proc/${pid}/mountinfo || true)`;
 

@@ -9,9 +9,10 @@
 //   "close"  close the comm socket after delayMs (default 0) without ever
 //            reading it, keep the helper's stdout/stderr, wait for the helper
 //            and report { helperPid, exitCode, signal, stderr };
-//   "die"    print { helperPid } and exit after delayMs without reading
-//            anything: the socket and the helper's stdout/stderr pipes all
-//            close at once (a server killed before it read the fd);
+//   "die"    close the comm socket before the helper starts (so the helper
+//            can never queue the fd on it, however fast it is), print
+//            { helperPid } and exit after delayMs: the helper's stdout/stderr
+//            pipes close too (a server killed before the helper sent the fd);
 //   "die-after-fd"  wait for the fd (up to 20 s), print { helperPid, gotFd }
 //            and exit at once: a server that dies right after the hand-off,
 //            before the helper's watchdog (auto_unmount) started waiting, and
@@ -30,6 +31,7 @@ const say = (o: unknown) => c.writeAll(1, JSON.stringify(o) + "\n");
 const pair = c.socketpair(c.SOCK.STREAM);
 if (typeof pair === "number") throw new Error(`socketpair: ${c.strerror(-pair)}`);
 const [mine, theirs] = pair;
+if (spec.fault === "die") c.close(mine);
 const child = Bun.spawn([spec.helper, ...spec.args], {
   argv0: spec.argv0 ?? "fusermount3",
   env: { _FUSE_COMMFD: "3", ...(spec.env ?? {}) },
