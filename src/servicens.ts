@@ -193,11 +193,33 @@ function placeFds(fds: readonly number[]): boolean {
   return c.closeRange(fds.length, 0xffffffff, c.CLOSE_RANGE_CLOEXEC) === 0;
 }
 
+// The caller's cwd, for a relative mountpoint (main() goes to "/" once the
+// mountpoint is resolved). A cwd on the caller's own FUSE mount (without
+// allow_other) cannot be entered by root: the kernel lets only the mount's
+// owner in (fuse_allow_current_process compares real, effective and saved
+// uid). The set-uid helper never enters it (it inherits it, and realpath()
+// reads only its path), so neither must this: its path, from the kernel, is
+// what a relative mountpoint is resolved against then. Closes cwdFd.
+export function enterCwd(cwdFd: number): { cd: number; cwdPath?: string } {
+  let cd = c.fchdir(cwdFd);
+  let cwdPath: string | undefined;
+  if (cd === -c.E.EACCES) {
+    const path = c.readlink(c.fdPath(cwdFd));
+    if (typeof path === "string" && path.startsWith("/") && !path.endsWith(" (deleted)")) {
+      cwdPath = path;
+      cd = c.chdir("/");
+    }
+  }
+  c.close(cwdFd);
+  return cwdPath !== undefined ? { cd, cwdPath } : { cd };
+}
+
 // The entered helper, in the caller's mount namespace (and root, when nsenter
 // set it): checks it was started by the service, takes the request over and
 // returns what serveOneRequest's common ending needs.
 export type Entered = {
   request: ServiceRequest; caller: Credentials; pid: number; comm: number | undefined; notice: number; elsewhere?: string;
+  cwdPath?: string;
 };
 export function takeHandover(): Entered {
   const fail = (what: string): never => {
@@ -231,11 +253,10 @@ export function takeHandover(): Entered {
     elsewhere = "you are chroot()ed inside a user namespace, where fusermount3 is not trusted: run it outside the chroot, or mount FUSE directly inside that user namespace";
   }
   c.close(F.ROOT);
-  const cd = c.fchdir(F.CWD);
-  c.close(F.CWD);
+  const { cd, cwdPath } = enterCwd(F.CWD);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`);
   return {
     request: h.request, caller: h.caller, pid: h.pid, comm: h.comm ? F.COMM : undefined, notice: F.NOTICE,
-    ...(elsewhere !== undefined ? { elsewhere } : {}),
+    ...(elsewhere !== undefined ? { elsewhere } : {}), ...(cwdPath !== undefined ? { cwdPath } : {}),
   };
 }

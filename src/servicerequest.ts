@@ -22,7 +22,7 @@ import { main, serve, type Env } from "./main.ts";
 import { parseFdNumber } from "./policy/paths.ts";
 import { parseRequest, launcherFilter, encodeStatusReply, MAX_REQUEST_BYTES, BASE_FDS, type ServiceRequest } from "../protocol/service.ts";
 import type { Credentials } from "./sys/creds.ts";
-import { serveWhereTheCallerIs, callerIsHere, takeHandover } from "./servicens.ts";
+import { serveWhereTheCallerIs, callerIsHere, takeHandover, enterCwd } from "./servicens.ts";
 import { handOver, newRecord, findRecord, parseRecord, recordCaller, WATCH_DIR_ARG } from "./servicewatch.ts";
 import { afterEof } from "./autounmount.ts";
 import { Privileges } from "./sys/creds.ts";
@@ -93,27 +93,6 @@ function environment(request: ServiceRequest, r: { comm: number | undefined }, e
   return { commFd: env._FUSE_COMMFD, device: env.FUSE_KERN_DEVICE, callerFd, ...(elsewhere !== undefined ? { elsewhere } : {}) };
 }
 
-// The caller's cwd, for a relative mountpoint (main() goes to "/" once the
-// mountpoint is resolved). A cwd on the caller's own FUSE mount (without
-// allow_other) cannot be entered by root: the kernel lets only the mount's
-// owner in (fuse_allow_current_process compares real, effective and saved
-// uid). The set-uid helper never enters it (it inherits it, and realpath()
-// reads only its path), so neither must this: its path, from the kernel, is
-// what a relative mountpoint is resolved against then. Closes cwdFd.
-function enterCwd(cwdFd: number): { cd: number; cwdPath?: string } {
-  let cd = c.fchdir(cwdFd);
-  let cwdPath: string | undefined;
-  if (cd === -c.E.EACCES) {
-    const path = c.readlink(c.fdPath(cwdFd));
-    if (typeof path === "string" && path.startsWith("/") && !path.endsWith(" (deleted)")) {
-      cwdPath = path;
-      cd = c.chdir("/");
-    }
-  }
-  c.close(cwdFd);
-  return cwdPath !== undefined ? { cd, cwdPath } : { cd };
-}
-
 export function serveOneRequest(): never {
   const fail = (why: string, stderr = -1): never => {
     if (stderr >= 0) c.writeAll(stderr, `fusermount3: ${why}\n`);
@@ -178,7 +157,7 @@ export function unwatch(args: readonly string[]): never {
 // namespace, exec'd by nsenter from serveWhereTheCallerIs().
 export function serveEnteredRequest(): never {
   const e = takeHandover();
-  return runForCaller(e.request, e.caller, e.pid, { comm: e.comm }, e.notice, e.elsewhere);
+  return runForCaller(e.request, e.caller, e.pid, { comm: e.comm }, e.notice, e.elsewhere, undefined, e.cwdPath);
 }
 
 // The common ending of a request child: the caller's comm fd and the watch

@@ -60,4 +60,4 @@ integration("fuzz corpus", () => {
     const known = new Set<string>(DIFFERENCES.map((d) => d.id));
     for (const id of Object.keys(s.byId)) t.ok(known.has(id), `${id} is a documented difference`);
   });
-}, { files: [FUZZ], ownNamespace: "the fuzzer's workers run both helpers in mount namespaces of their own (test/fuzz/run.ts)" });
+}, { files: [FUZZ], setuid: "the fuzzer compares the set-uid launcher with C (test/fuzz/run.ts --ours); the service pass runs the differential suite" });

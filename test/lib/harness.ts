@@ -4,7 +4,7 @@
 
 import t from "tap";
 import { spawnSync, spawn, execFileSync, type ChildProcess, type StdioOptions } from "node:child_process";
-import { mkdtempSync, copyFileSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
+import { mkdtempSync, chmodSync, chownSync, readFileSync, rmSync, existsSync, realpathSync, readdirSync, readlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -106,10 +106,6 @@ export type Needs = {
   // privileged exec does, installing the set-uid binary): why, for the line
   // that says it was skipped in service mode.
   setuid?: string;
-  // The file's callers run in mount namespaces of their own (not through
-  // inNamespace, which adapts): why, for the line that says it was skipped
-  // in service mode, which does not serve them yet.
-  ownNamespace?: string;
   files?: string[]; // e.g. the tools test/run.sh compiles into the prefix
   commands?: string[]; // programs that must be on PATH
   also?: () => string | undefined; // any other reason to skip
@@ -121,7 +117,6 @@ export function whyNot(needs: Needs = {}): string | undefined {
   if (!existsSync("/dev/fuse")) return "needs /dev/fuse (modprobe fuse)";
   if (needs.installed !== false && !canIntegrate()) return skipReason;
   if (SERVICE_MODE && needs.setuid !== undefined) return `set-uid path only: ${needs.setuid}`;
-  if (SERVICE_MODE && needs.ownNamespace !== undefined) return `${needs.ownNamespace}: the service does not serve callers in another mount namespace yet (protocol/README.md, "Not yet")`;
   if (SERVICE_MODE && !(SERVICE_PID && existsSync(OURS_NNP))) return "service mode needs the service and the non-set-uid launcher that test/run.sh sets up (run through npm test)";
   for (const f of needs.files ?? []) if (!existsSync(f)) return `needs ${f} (built by test/run.sh: run through npm test)`;
   for (const c of needs.commands ?? []) if (!have(c)) return `needs ${c}, which is not installed`;
@@ -327,69 +322,23 @@ export function withPrivateSyslog(u: User, log: string, body: string): Run {
 // Run a bash script in a fresh private mount namespace (for binds over
 // /usr/bin/fusermount3 or /etc/fuse.conf that must not leak to other tests).
 //
-// In service mode the script runs instead in the test namespace itself, the
-// service's, and every mount it made is undone when it ends (newest first),
-// which is what the end of its own namespace would do. The service serves
-// callers in its own mount namespace only (protocol/README.md, "Not yet"), and
-// what the script binds (fuse.conf, /bin/mount, /dev/log, utab) must be what
-// the service sees. The whole script runs under setpriv --no-new-privs (root
-// keeps every capability: mounts and binds work, only an exec can no longer
-// gain privileges), so every launcher it runs, as any user, runs under NNP;
-// `nnp: false` for a script that runs Debian's set-uid helper (it then
-// prefixes its runs of ours with OURS_NNP_PREFIX).
+// In service mode the script's namespace is another one than the service's,
+// so every request it makes goes the way of a caller elsewhere (the service
+// re-runs it in the caller's namespace: src/servicens.ts), and sees what the
+// script binds there (fuse.conf, /bin/mount, /dev/log, utab). The whole
+// script runs under setpriv --no-new-privs (root keeps every capability:
+// mounts and binds work, only an exec can no longer gain privileges), so every
+// launcher it runs, as any user, runs under NNP; `nnp: false` for a script
+// that runs Debian's set-uid helper (it then prefixes its runs of ours with
+// OURS_NNP_PREFIX).
 export function inNamespace(script: string, env: Record<string, string> = {}, timeoutMs = 60000, o: { nnp?: boolean } = {}): Run {
   const e = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env };
-  if (SERVICE_MODE) {
-    realUmount();
-    const before = new Set(mountIds().keys());
-    const argv = [...(o.nnp === false ? [] : [SETPRIV, "--no-new-privs"]), "bash", "-euo", "pipefail", "-c", script];
-    const r = spawnSync(argv[0]!, argv.slice(1), { env: e, encoding: "utf8", timeout: timeoutMs });
-    undoMounts(before);
-    return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  }
-  const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script], {
+  const nnp = SERVICE_MODE && o.nnp !== false ? [SETPRIV, "--no-new-privs"] : [];
+  const argv = [...nnp, "unshare", "-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script];
+  const r = spawnSync(argv[0]!, argv.slice(1), {
     env: e, encoding: "utf8", timeout: timeoutMs,
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-// Mount ids of this namespace: their parent's id and where they are.
-function mountIds(): Map<number, { parent: number; path: string }> {
-  const m = new Map<number, { parent: number; path: string }>();
-  for (const raw of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const f = raw.split(" ");
-    if (f.length < 5) continue;
-    m.set(Number(f[0]), { parent: Number(f[1]), path: f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) });
-  }
-  return m;
-}
-
-// A copy of /bin/umount taken before any script could bind a recorder over
-// it (they do), for undoMounts.
-let umountCopy: string | undefined;
-function realUmount(): string {
-  if (umountCopy === undefined) {
-    const d = realpathSync(mkdtempSync("/tmp/fm-umount-"));
-    umountCopy = `${d}/umount`;
-    copyFileSync("/usr/bin/umount", umountCopy);
-    chmodSync(umountCopy, 0o700);
-    process.on("exit", () => rmSync(d, { recursive: true, force: true }));
-  }
-  return umountCopy;
-}
-
-// Detach every mount that is not in `before`: the top ones of each new
-// subtree (a lazy unmount takes what is below with it), newest first, until
-// none is left.
-function undoMounts(before: Set<number>): void {
-  for (let i = 0; i < 20; i++) {
-    const now = mountIds();
-    const added = [...now].filter(([id]) => !before.has(id));
-    if (added.length === 0) return;
-    const tops = added.filter(([, m]) => before.has(m.parent) || !now.has(m.parent)).sort((a, b) => b[0] - a[0]);
-    for (const [, m] of tops.length > 0 ? tops : added) spawnSync(realUmount(), ["-l", "--no-canonicalize", m.path]);
-  }
-  throw new Error(`cannot undo the mounts of a script: ${JSON.stringify([...mountIds()].filter(([id]) => !before.has(id)).slice(0, 20))}`);
 }
 
 // ---- additions for the security regression tests ---------------------------
