@@ -42,13 +42,27 @@ const MAX_RUNNING_PER_UID = 32; // not counting requests that became auto-unmoun
 const BACKLOG = 128;
 const MAX_THREADS = 8;
 const THREAD_START_MS = 5000;
+// One uid's requests hold at most this many threads at once: a user whose
+// requests stall (a mountpoint under a FUSE mount of their own that never
+// answers) cannot take them all.
+const MAX_THREADS_PER_UID = MAX_THREADS / 2;
+// A request meant for a thread waits this long at most for one to be free
+// (a thread serves a classic mount in about a millisecond; a process of its
+// own costs the runtime's start, tens of milliseconds of CPU, which on a busy
+// machine slows every thread down). After that it gets a process: other
+// users' requests, however slow, delay it no longer.
+const THREAD_QUEUE_MS = 250;
+// Threads beyond the first end after this long without a request: each holds
+// a runtime heap of its own.
+const THREAD_IDLE_MS = 5000;
 
 // In the compiled binary an extra entry point is named by its path from the
 // build's root (scripts/build.sh lists it); from source, next to this file.
 const WORKER_ENTRY = import.meta.url.startsWith("file:///$bunfs/") ? "./src/serviceworker.ts" : new URL("./serviceworker.ts", import.meta.url).href;
 
 type Waiting = { conn: number; uid: number; pid: number; deadline: number };
-type Thread = { ctl: number; worker: Worker; uid?: number }; // uid: busy with a request of that uid
+type Thread = { ctl: number; worker: Worker; uid?: number; idleSince: number }; // uid: busy with a request of that uid
+type Queued = { conn: number; uid: number; since: number }; // a request for a thread (parsed, its caller local)
 // watching: the request went on as a watch (its child became the watchdog, or
 // handed the watch over: handedOver, then the watch owns the connection).
 type Running = { conn: number; uid: number; pid: number; pidfd: number; notice: number; watching: boolean; handedOver: boolean; started: number };
@@ -148,7 +162,9 @@ export function serviceMain(args: readonly string[], activated: number | undefin
   // Request threads, started on demand up to MAX_THREADS. Starting one blocks
   // this loop until the thread has unshared its fd table (at most
   // THREAD_START_MS, once per thread): the list of our fds it must close in
-  // its copy is only exact if we open none meanwhile.
+  // its copy is only exact if we open none meanwhile. With all of them busy a
+  // request waits for one (THREAD_QUEUE_MS at most, then it gets a process);
+  // an idle one beyond the first ends after THREAD_IDLE_MS.
   const threads = new Map<number, Thread>(); // by control socket
   let threadsFailed = false;
   const ownNamespace = c.readlink("/proc/self/ns/mnt");
@@ -174,7 +190,7 @@ export function serviceMain(args: readonly string[], activated: number | undefin
       threadsFailed = true;
       return undefined;
     }
-    const t: Thread = { ctl: pair[0], worker };
+    const t: Thread = { ctl: pair[0], worker, idleSince: Date.now() };
     threads.set(t.ctl, t);
     return t;
   };
@@ -187,14 +203,38 @@ export function serviceMain(args: readonly string[], activated: number | undefin
   // the end; this only picks where it runs.)
   const callerIsLocal = (pid: number): boolean =>
     pid > 0 && typeof ownNamespace === "string" && c.readlink(`/proc/${pid}/ns/mnt`) === ownNamespace && c.readlink(`/proc/${pid}/root`) === "/";
+  const endThread = (t: Thread) => {
+    threads.delete(t.ctl);
+    c.close(t.ctl); // EOF: the thread ends by itself
+    t.worker.unref();
+  };
+  // Requests waiting for a thread, oldest first.
+  const queued: Queued[] = [];
+  const threadsOf = (uid: number) => {
+    let n = 0;
+    for (const t of threads.values()) if (t.uid === uid) n++;
+    return n;
+  };
+  const toThread = (t: Thread, q: { conn: number; uid: number }): boolean => {
+    if (c.sendFd(t.ctl, q.conn, 0x51 /* "Q" */) !== 1) return false;
+    t.uid = q.uid;
+    c.close(q.conn); // the thread has its own copy, in its own table
+    return true;
+  };
   const threadNotice = (t: Thread) => {
     const b = c.recvBytes(t.ctl, 1, c.MSG_DONTWAIT);
     if (b === -c.E.EAGAIN || b === -c.E.EINTR) return;
-    if (typeof b !== "number" && b.toString("latin1") === "D") { t.uid = undefined; return; }
-    // "X" (not fit to go on) or gone: it ends by itself; its request, if any, with it.
-    threads.delete(t.ctl);
-    c.close(t.ctl);
-    t.worker.unref();
+    if (typeof b !== "number" && b.toString("latin1") === "D") {
+      t.uid = undefined;
+      t.idleSince = Date.now();
+      const i = queued.findIndex((q) => threadsOf(q.uid) < MAX_THREADS_PER_UID);
+      if (i < 0) return;
+      const q = queued.splice(i, 1)[0]!;
+      if (!toThread(t, q)) inProcess(q);
+      return;
+    }
+    // "X" (not fit to go on) or gone: its request, if any, ends with it.
+    endThread(t);
   };
 
   const accept = (now: number) => {
@@ -221,15 +261,20 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     if (!parsed || !parsed.ok) { replyAndClose(w.conn, 1); return; }
     let busy = count(running, w.uid, (r) => !r.watching);
     for (const t of threads.values()) if (t.uid === w.uid) busy++;
+    for (const q of queued) if (q.uid === w.uid) busy++;
     if (busy >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
     if (!parsed.request.resume && runsInThread(parsed.request.argv.slice(1)) && callerIsLocal(w.pid)) {
-      const t = idleThread();
-      if (t && c.sendFd(t.ctl, w.conn, 0x51 /* "Q" */) === 1) {
-        t.uid = w.uid;
-        c.close(w.conn); // the thread has its own copy, in its own table
-        return;
-      }
+      const t = threadsOf(w.uid) < MAX_THREADS_PER_UID ? idleThread() : undefined;
+      if (t && toThread(t, w)) return;
+      if (!t && threads.size > 0) { queued.push({ conn: w.conn, uid: w.uid, since: now }); return; }
     }
+    inProcess(w);
+  };
+
+  // A request in a process of its own: what threads do not serve, or when
+  // none is free in time.
+  const inProcess = (w: { conn: number; uid: number }) => {
+    const now = Date.now();
     const pipe = c.socketpair(c.SOCK.SEQPACKET);
     if (typeof pipe === "number") { replyAndClose(w.conn, 1); return; }
     const pid = c.spawnWithFds(self, ["fusermount3-bun", SERVICE_REQUEST_ARG, `${WATCH_DIR_ARG}${watchDir}`], [devnull, devnull, devnull, w.conn, pipe[1]]);
@@ -335,6 +380,13 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     for (const w of [...waiting.values()]) {
       if (w.deadline <= now) { waiting.delete(w.conn); replyAndClose(w.conn, 1); }
     }
+    while (queued.length > 0 && queued[0]!.since + THREAD_QUEUE_MS <= now) inProcess(queued.shift()!);
+    let nextIdleEnd = -1;
+    for (const t of [...threads.values()]) {
+      if (t.uid !== undefined || threads.size <= 1) continue;
+      if (t.idleSince + THREAD_IDLE_MS <= now) endThread(t);
+      else nextIdleEnd = nextIdleEnd < 0 ? t.idleSince + THREAD_IDLE_MS : Math.min(nextIdleEnd, t.idleSince + THREAD_IDLE_MS);
+    }
     const entries: { fd: number; events: number; on: () => void }[] = [];
     if (now >= acceptPausedUntil) entries.push({ fd: listener, events: c.POLL.IN, on: () => accept(Date.now()) });
     for (const w of waiting.values()) entries.push({ fd: w.conn, events: c.POLL.IN, on: () => start(w, Date.now()) });
@@ -353,6 +405,8 @@ export function serviceMain(args: readonly string[], activated: number | undefin
       timeout = GONE_CHECK_MS - (now - lastGoneCheck);
     }
     for (const w of waiting.values()) timeout = timeout < 0 ? w.deadline - now : Math.min(timeout, w.deadline - now);
+    if (queued.length > 0) timeout = timeout < 0 ? queued[0]!.since + THREAD_QUEUE_MS - now : Math.min(timeout, queued[0]!.since + THREAD_QUEUE_MS - now);
+    if (nextIdleEnd >= 0) timeout = timeout < 0 ? nextIdleEnd - now : Math.min(timeout, nextIdleEnd - now);
     if (now < acceptPausedUntil) timeout = timeout < 0 ? acceptPausedUntil - now : Math.min(timeout, acceptPausedUntil - now);
     const ready = c.pollEach(entries, timeout < 0 ? -1 : Math.max(0, timeout));
     if (typeof ready === "number") {

@@ -1,6 +1,7 @@
 // The service against hostile and unlucky callers: a thousand idle
 // connections from one uid, an fd flood, a caller killed mid-request, a
-// server that stalls in FUSE_INIT while another user mounts, and SIGKILL of
+// server that stalls in FUSE_INIT while another user mounts, one user's
+// requests stuck in their own unanswering FUSE mount, and SIGKILL of
 // the service in the middle of requests (nothing left mounted without a
 // server). The launcher is NOT set-uid and callers run under
 // `setpriv --no-new-privs`; the service runs on a private /run (test/lib/service.ts).
@@ -125,6 +126,37 @@ integration("service hostile tests", () => {
     }
     process.kill(peer.pid!, "SIGKILL");
     t.ok(await waitFor(() => mountsAt(mnt).length === 0 && service.children().length === 0, 40000), "the stalled request ends with its server, nothing mounted");
+  });
+
+  t.test("one user's requests stuck in their own FUSE mount hold neither the threads nor another user", async (t) => {
+    // A server that never answers FUSE_INIT: every lookup under its mount
+    // waits (uninterruptibly for the user) until the server goes. Ten -u of
+    // paths below it, as many as the service has threads and more, each
+    // stuck as the caller in a thread or, past the per-uid share of the
+    // threads, waiting for one and then in a process.
+    const mnt = mkdirAs(u, `${base}/stuck`);
+    const holder = holdingMount(u, mnt);
+    t.ok((await holder.report)?.gotFd, "the server that never answers has its fd");
+    const stuck = Array.from({ length: 10 }, (_, i) => runAsAsync(u, [SETPRIV, "--no-new-privs", NNP, "-u", `${mnt}/below${i}`], { env, timeoutMs: 60000 }));
+    await new Promise((r) => setTimeout(r, 1000));
+    const theirs = mkdirAs(other, `${otherBase}/while-stuck`);
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const m = holdingMount(other, theirs);
+      t.ok((await m.report)?.gotFd, `mount ${i} of the other user got its fd`);
+      const un = nnp(other, [NNP, "-u", theirs]);
+      t.equal(un.code, 0, un.stderr);
+      process.kill(m.client.pid!, "SIGKILL");
+      t.ok(Date.now() - t0 < 5000, `cycle ${i} in ${Date.now() - t0} ms while ten requests of another user are stuck`);
+    }
+    process.kill(holder.client.pid!, "SIGKILL");
+    const ends = await Promise.all(stuck);
+    t.same(ends.map((r) => r.code), ends.map(() => 1), "the stuck requests fail once their server is gone");
+    t.ok(ends.every((r) => r.signal === null), "none needed a kill");
+    const un = nnp(u, [NNP, "-u", mnt]);
+    t.equal(un.code, 0, un.stderr);
+    t.ok(await waitFor(() => mountsAt(mnt).length === 0 && service.children().length === 0, 20000), "nothing mounted, no request process left");
+    t.equal(quick(other).code, 0, "the service still serves");
   });
 
   // Requests in a process of their own (auto_unmount, --sync-init) outlive the
