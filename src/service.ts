@@ -20,10 +20,10 @@
 //     credentials, a verified reset after each request), so it pays no process
 //     start; the thread replies to the caller itself;
 //   - every other request (--sync-init, auto-unmount watches, --check, other
-//     namespaces), and any request while every thread is busy, runs in a fresh
-//     child of this binary (spawned with an empty environment and exactly the
-//     fds it needs; everything here is close-on-exec); its exit status is the
-//     reply. A request never waits for a thread.
+//     namespaces), and one that found no thread free within THREAD_QUEUE_MS,
+//     runs in a fresh child of this binary (spawned with an empty environment
+//     and exactly the fds it needs; everything here is close-on-exec); its
+//     exit status is the reply.
 
 import * as c from "./sys/libc.ts";
 import {
