@@ -259,12 +259,12 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     // Reject what is not a request without a child; what is, the child parses again.
     const parsed = peek.truncated ? undefined : parseRequest(peek.data);
     if (!parsed || !parsed.ok) { replyAndClose(w.conn, 1); return; }
-    let busy = count(running, w.uid, (r) => !r.watching);
-    for (const t of threads.values()) if (t.uid === w.uid) busy++;
+    const inThreads = threadsOf(w.uid);
+    let busy = count(running, w.uid, (r) => !r.watching) + inThreads;
     for (const q of queued) if (q.uid === w.uid) busy++;
     if (busy >= MAX_RUNNING_PER_UID) { replyAndClose(w.conn, 1); return; }
     if (!parsed.request.resume && runsInThread(parsed.request.argv.slice(1)) && callerIsLocal(w.pid)) {
-      const t = threadsOf(w.uid) < MAX_THREADS_PER_UID ? idleThread() : undefined;
+      const t = inThreads < MAX_THREADS_PER_UID ? idleThread() : undefined;
       if (t && toThread(t, w)) return;
       if (!t && threads.size > 0) { queued.push({ conn: w.conn, uid: w.uid, since: now }); return; }
     }
@@ -380,12 +380,15 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     for (const w of [...waiting.values()]) {
       if (w.deadline <= now) { waiting.delete(w.conn); replyAndClose(w.conn, 1); }
     }
+    // The poll wakes at the earliest of these moments (every one of them is
+    // still ahead: what was due has been done above or below).
+    let wakeAt = Infinity;
+    const wakeBy = (at: number) => { wakeAt = Math.min(wakeAt, at); };
     while (queued.length > 0 && queued[0]!.since + THREAD_QUEUE_MS <= now) inProcess(queued.shift()!);
-    let nextIdleEnd = -1;
     for (const t of [...threads.values()]) {
       if (t.uid !== undefined || threads.size <= 1) continue;
       if (t.idleSince + THREAD_IDLE_MS <= now) endThread(t);
-      else nextIdleEnd = nextIdleEnd < 0 ? t.idleSince + THREAD_IDLE_MS : Math.min(nextIdleEnd, t.idleSince + THREAD_IDLE_MS);
+      else wakeBy(t.idleSince + THREAD_IDLE_MS);
     }
     const entries: { fd: number; events: number; on: () => void }[] = [];
     if (now >= acceptPausedUntil) entries.push({ fd: listener, events: c.POLL.IN, on: () => accept(Date.now()) });
@@ -399,16 +402,14 @@ export function serviceMain(args: readonly string[], activated: number | undefin
     }
     for (const w of unwatching.values()) entries.push({ fd: w.unwatch!.pidfd, events: c.POLL.IN, on: () => unwatched(w) });
     if (detachEvents >= 0) entries.push({ fd: detachEvents, events: c.POLL.IN, on: detached });
-    let timeout = -1;
     if (detachEvents < 0 && watches.size > 0) {
       if (now - lastGoneCheck >= GONE_CHECK_MS) { lastGoneCheck = now; checkGone(); }
-      timeout = GONE_CHECK_MS - (now - lastGoneCheck);
+      wakeBy(lastGoneCheck + GONE_CHECK_MS);
     }
-    for (const w of waiting.values()) timeout = timeout < 0 ? w.deadline - now : Math.min(timeout, w.deadline - now);
-    if (queued.length > 0) timeout = timeout < 0 ? queued[0]!.since + THREAD_QUEUE_MS - now : Math.min(timeout, queued[0]!.since + THREAD_QUEUE_MS - now);
-    if (nextIdleEnd >= 0) timeout = timeout < 0 ? nextIdleEnd - now : Math.min(timeout, nextIdleEnd - now);
-    if (now < acceptPausedUntil) timeout = timeout < 0 ? acceptPausedUntil - now : Math.min(timeout, acceptPausedUntil - now);
-    const ready = c.pollEach(entries, timeout < 0 ? -1 : Math.max(0, timeout));
+    for (const w of waiting.values()) wakeBy(w.deadline);
+    if (queued.length > 0) wakeBy(queued[0]!.since + THREAD_QUEUE_MS);
+    if (now < acceptPausedUntil) wakeBy(acceptPausedUntil);
+    const ready = c.pollEach(entries, wakeAt === Infinity ? -1 : Math.max(0, wakeAt - now));
     if (typeof ready === "number") {
       if (ready !== -c.E.EINTR) { log(`poll: ${c.strerror(-ready)}`); c.sleepMs(10); }
       continue;

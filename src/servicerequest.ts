@@ -117,7 +117,7 @@ export function serveOneRequest(): never {
   const { cd, cwdPath } = enterCwd(r.cwd);
   if (cd < 0) return fail(`cannot enter the caller's working directory: ${c.strerror(-cd)}`, 2);
   if (r.request.resume) return resume(r, watchDir, elsewhere);
-  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, elsewhere, watchDir, cwdPath);
+  return runForCaller(r.request, r.caller, r.pid, r, NOTICE, { elsewhere, watchDir, cwdPath });
 }
 
 // FLAG_RESUME: the launcher of a watch the service held before it went away.
@@ -157,14 +157,14 @@ export function unwatch(args: readonly string[]): never {
 // namespace, exec'd by nsenter from serveWhereTheCallerIs().
 export function serveEnteredRequest(): never {
   const e = takeHandover();
-  return runForCaller(e.request, e.caller, e.pid, { comm: e.comm }, e.notice, e.elsewhere, undefined, e.cwdPath);
+  return runForCaller(e.request, e.caller, e.pid, { comm: e.comm }, e.notice, { elsewhere: e.elsewhere, cwdPath: e.cwdPath });
 }
 
 // The common ending of a request child: the caller's comm fd and the watch
 // notice, then main(). With watchDir (a caller in the service's own
 // namespace), an auto-unmount watch goes to the service (src/servicewatch.ts).
 function runForCaller(req: ServiceRequest, caller: Credentials, pid: number, r: { comm: number | undefined }, notice: number,
-  elsewhere?: string, watchDir?: string, cwdPath?: string): never {
+  { elsewhere, watchDir, cwdPath }: { elsewhere?: string | undefined; watchDir?: string | undefined; cwdPath?: string | undefined }): never {
   const env = { ...environment(req, r, elsewhere), ...(cwdPath !== undefined ? { cwd: cwdPath } : {}) };
   let told = false;
   c.signal(c.SIG.PIPE, c.SIG_IGN); // a service gone meanwhile must not end the request or its watch
