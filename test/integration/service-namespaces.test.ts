@@ -7,11 +7,11 @@
 // in this test's namespace; the service is stopped by PID at the end.
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, chmodSync, writeFileSync, mkdirSync, rmSync, realpathSync, mkdtempSync, chownSync } from "node:fs";
+import { copyFileSync, chmodSync, writeFileSync, mkdirSync, rmSync, chownSync } from "node:fs";
 import { privateRun } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
-  rootScratch, have, waitFor, type Run,
+  rootScratch, have, waitFor, inNamespace as harnessInNamespace, type Run,
 } from "../lib/harness.ts";
 
 const SERVICE_CLIENT = `${PREFIX}/tools/serviceclient`;
@@ -60,15 +60,9 @@ integration("service namespace tests", () => {
     undoRun();
     rmSync(tools, { recursive: true, force: true });
   });
-  // A bash script in a mount namespace of its own, in both passes (the
-  // harness's inNamespace keeps a script in the service's namespace in the
-  // service pass; here another namespace is the point).
-  const inNamespace = (script: string): Run => {
-    const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "bash", "-euo", "pipefail", "-c", script], {
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }, encoding: "utf8", timeout: 60000,
-    });
-    return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  };
+  // A bash script in a mount namespace of its own, the same in both passes:
+  // its callers pick no-new-privs themselves (`as`), root's steps run without.
+  const inNamespace = (script: string): Run => harnessInNamespace(script, {}, 60000, { nnp: false });
   // How many mounts a process sees at `path` (its /proc/<pid>/mountinfo).
   const count = (pid: string, path: string) => `$(grep -c ' ${path} ' /proc/${pid}/mountinfo || true)`;
 

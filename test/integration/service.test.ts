@@ -5,7 +5,7 @@
 // never written) and is stopped by PID at the end.
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, realpathSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { privateRun } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS_SETUID, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
