@@ -8,14 +8,13 @@
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, writeFileSync, mkdirSync, rmSync, chownSync } from "node:fs";
-import { privateRun } from "../lib/service.ts";
+import { privateRun, sh, SOCKET } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir,
   rootScratch, have, waitFor, inNamespace as harnessInNamespace, type Run,
 } from "../lib/harness.ts";
 
 const SERVICE_CLIENT = `${PREFIX}/tools/serviceclient`;
-const SOCKET = "/run/fusermount3/service.sock";
 const USERNS_REFUSAL = "fusermount3: your mount namespace belongs to a user namespace (unshare -Urm, a rootless container), where fusermount3 is not trusted: mount FUSE directly inside that user namespace, which you own\n";
 
 integration("service namespace tests", () => {
@@ -31,10 +30,6 @@ integration("service namespace tests", () => {
   const lastJson = (s: string) => JSON.parse(s.trim().split("\n").pop()!) as Record<string, unknown>;
 
   const undoRun = privateRun(); // a private /run with its own /run/fusermount3 (test/lib/service.ts)
-  const sh = (argv: string[]) => {
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
-  };
   // A root of / for chroot()ed callers: the helper and the socket are visible
   // there at the same paths, on other mounts.
   const jail = `${tools}/jail`;

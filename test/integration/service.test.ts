@@ -6,14 +6,13 @@
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, chmodSync, writeFileSync, existsSync, mkdirSync, rmSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { privateRun } from "../lib/service.ts";
+import { privateRun, sh, SOCKET } from "../lib/service.ts";
 import {
   integration, PREFIX, OURS_SETUID, OURS_HELPER, FAKE_CLIENT, user, scratch, mkdirAs, runAs, runAsAsync, mountsAt,
   normalizedMount, cleanupDir, rootScratch, have, waitFor, type User, type Run,
 } from "../lib/harness.ts";
 
 const SERVICE_CLIENT = `${PREFIX}/tools/serviceclient`;
-const SOCKET = "/run/fusermount3/service.sock";
 const SETPRIV = "/usr/bin/setpriv";
 
 integration("service tests", () => {
@@ -28,10 +27,6 @@ integration("service tests", () => {
 
   // A private /run: overlay (upper on a tmpfs), then a tmpfs on /run/fusermount3.
   const undoRun = privateRun(); // a private /run with its own /run/fusermount3 (test/lib/service.ts)
-  const sh = (argv: string[]) => {
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
-  };
 
   const env = { PATH: "/usr/bin:/bin", HOME: "/" };
   const nnp = (who: User, argv: string[], opts: { cwd?: string } = {}): Run => runAs(who, [SETPRIV, "--no-new-privs", ...argv], { env, ...opts });

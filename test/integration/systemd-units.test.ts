@@ -11,13 +11,13 @@
 // seccomp, device and namespace restrictions, which only systemd applies.
 import t from "tap";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, existsSync, statSync, mkdtempSync, mkdirSync, rmSync, chmodSync, realpathSync, writeFileSync } from "node:fs";
+import { readFileSync, existsSync, statSync, mkdtempSync, rmSync, chmodSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { privateRun, sh, SOCKET } from "../lib/service.ts";
 import {
   integration, ROOT, FAKE_CLIENT, user, scratch, mkdirAs, runAs, mountsAt, cleanupDir, inNamespace, waitFor, have,
 } from "../lib/harness.ts";
 
-const SOCKET = "/run/fusermount3/service.sock";
 const SETPRIV = "/usr/bin/setpriv";
 const UNITS = ["fusermount3.socket", "fusermount3.service"];
 // capability(7) numbers of the names a unit may list.
@@ -128,16 +128,9 @@ integration("systemd unit tests", () => {
     const capNames = setting(service, "CapabilityBoundingSet")!.split(/\s+/);
     const caps = capNames.map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`);
     const capMask = capNames.reduce((m, c) => m | (1n << BigInt(CAP_NUMBERS[c] ?? 63)), 0n).toString(16).padStart(16, "0");
-    const runTmp = realpathSync(mkdtempSync("/tmp/fm-units-run-"));
-    const sh = (argv: string[]) => {
-      const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
-    };
-    sh(["mount", "-t", "tmpfs", "tmpfs", runTmp]);
-    mkdirSync(`${runTmp}/upper`); mkdirSync(`${runTmp}/work`);
-    sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=/run,upperdir=${runTmp}/upper,workdir=${runTmp}/work`, "/run"]);
-    mkdirSync("/run/fusermount3", { recursive: true });
-    sh(["mount", "-t", "tmpfs", "-o", `mode=${setting(socketUnit, "DirectoryMode")}`, "tmpfs", "/run/fusermount3"]);
+    const dirMode = setting(socketUnit, "DirectoryMode");
+    if (dirMode === undefined) throw new Error("fusermount3.socket has no DirectoryMode=");
+    const undoRun = privateRun(dirMode);
     // A utab, so that the record is written too (by /bin/mount -f, as root).
     sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run/mount"]);
     writeFileSync("/run/mount/utab", "");
@@ -161,8 +154,8 @@ integration("systemd unit tests", () => {
       for (const p of [...clients, ...started]) if (p.pid && !gone(p)) process.kill(p.pid, "SIGKILL");
       await waitFor(() => [...clients, ...started].every(gone), 5000);
       cleanupDir(base);
-      for (const m of ["/run/mount", "/run/fusermount3", "/run", runTmp]) spawnSync("umount", ["-l", m]);
-      rmSync(runTmp, { recursive: true, force: true });
+      spawnSync("umount", ["-l", "/run/mount"]);
+      undoRun();
     });
 
     const env = { PATH: "/usr/bin:/bin", HOME: "/" };

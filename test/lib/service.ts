@@ -4,23 +4,25 @@
 // installed helper started as root with --service, stopped by PID.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
-import { OURS_HELPER, waitFor } from "./harness.ts";
+import { OURS_HELPER, SERVICE_SOCKET, waitFor } from "./harness.ts";
 
-export const SOCKET = "/run/fusermount3/service.sock";
+export const SOCKET = SERVICE_SOCKET;
 
-function sh(argv: string[]): void {
+// Run a command as root; throw with its stderr if it fails.
+export function sh(argv: string[]): void {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
 }
 
 // Returns the undo (unmount in reverse order, remove the tmpfs directory).
-export function privateRun(): () => void {
+// dirMode: /run/fusermount3's mode (a unit's DirectoryMode=).
+export function privateRun(dirMode = "0755"): () => void {
   const runTmp = realpathSync(mkdtempSync("/tmp/fm-svc-run-"));
   sh(["mount", "-t", "tmpfs", "tmpfs", runTmp]);
   mkdirSync(`${runTmp}/upper`); mkdirSync(`${runTmp}/work`);
   sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=/run,upperdir=${runTmp}/upper,workdir=${runTmp}/work`, "/run"]);
   mkdirSync("/run/fusermount3", { recursive: true });
-  sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run/fusermount3"]);
+  sh(["mount", "-t", "tmpfs", "-o", `mode=${dirMode}`, "tmpfs", "/run/fusermount3"]);
   return () => {
     for (const m of ["/run/fusermount3", "/run", runTmp]) spawnSync("umount", ["-l", m]);
     rmSync(runTmp, { recursive: true, force: true });
