@@ -25,7 +25,7 @@
 //   thread → service  "R" ready (after the unshare), "D" done with a request,
 //                     "X" not fit to go on (then the thread ends)
 //   service → thread  "Q" + SCM_RIGHTS the caller's connection; EOF: end.
-// The thread replies to the caller itself and closes the connection.
+// The thread resets itself, then replies to the caller and closes the connection.
 
 import { workerData } from "node:worker_threads";
 import { readdirSync } from "node:fs";
@@ -110,8 +110,11 @@ function start(): void {
       // bug in the request plumbing itself.
       log(`internal error: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // Reset first, reply after: when the caller has its answer, nothing of its
+    // request is left in the service (no fd of its mountpoint or /dev/fuse,
+    // no lowered credentials) for its next request or anyone to run into.
+    const problem = reset(new Set([...baseline, conn]));
     replyAndClose(conn, status);
-    const problem = reset(baseline);
     if (problem) { log(`${problem}; this thread stops serving`); c.sendBytes(ctl, Buffer.from("X")); return; }
     c.sendBytes(ctl, Buffer.from("D"));
   }
