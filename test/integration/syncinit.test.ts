@@ -23,7 +23,7 @@ type PeerSpec = {
 };
 
 // Starts the peer; resolves with the helper's pid and a promise of the report.
-function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; helperPid: Promise<number>; report: Promise<PeerReport> } {
+function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; launcherPid: Promise<number>; helperPid: Promise<number>; report: Promise<PeerReport> } {
   const child = spawnAs(u, [PEER, JSON.stringify({ helper: OURS, ...spec })]);
   const lines: string[] = [];
   let buf = "";
@@ -42,15 +42,15 @@ function peer(u: User | null, spec: PeerSpec): { child: ChildProcess; helperPid:
     };
     check();
   });
-  // In service mode: the service's request child (the root process that mounts).
-  const helperPid = line(0).then(async (l) => {
-    const p = (JSON.parse(l) as { helperPid: number }).helperPid;
-    return (await privilegedPid(p)) ?? p;
-  });
+  // The process the peer started (in service mode the launcher, which lives
+  // as long as the watch the service holds for it) and, in service mode, the
+  // service's request child (the root process that mounts).
+  const launcherPid = line(0).then((l) => (JSON.parse(l) as { helperPid: number }).helperPid);
+  const helperPid = launcherPid.then(async (p) => (await privilegedPid(p)) ?? p);
   const report = line(1).then((l) => JSON.parse(l) as PeerReport);
   // Tests that kill the peer never await its report.
   report.catch(() => {});
-  return { child, helperPid, report };
+  return { child, launcherPid, helperPid, report };
 }
 
 const alive = (pid: number) => {
@@ -208,7 +208,9 @@ integration("sync-init tests", () => {
     t.teardown(() => p.child.kill("SIGKILL"));
     const r = await p.report;
     t.equal(r.status, 0);
-    const helper = await p.helperPid;
+    // The watchdog is the helper itself, or in service mode the launcher: the
+    // service's request child hands the watch to the service and ends.
+    const helper = await p.launcherPid;
     t.equal(mountsAt(mnt)[0]?.fsType, "fuse.autosync");
     t.ok(alive(helper), "the helper stays as the watchdog");
     p.child.kill("SIGKILL");
