@@ -16,6 +16,16 @@ export class AuditTrail {
   // pid: the caller's process (the service's requests), else this one.
   constructor(private readonly caller: Credentials, private readonly socket = LOG_SOCKET, private readonly pid = process.pid) {}
 
+  private name: { value: string | undefined } | undefined;
+
+  // The caller's user name (undefined: none in the user database), looked up
+  // once per request: the mount options, the unmount check and the record all
+  // need it, and getpwuid_r reads the user database every time.
+  callerName(): string | undefined {
+    this.name ??= { value: c.userName(this.caller.uid) };
+    return this.name.value;
+  }
+
   begin(e: AuditEvent): void {
     if (!isRootCaller(this.caller)) this.event = e;
   }
@@ -32,7 +42,7 @@ export class AuditTrail {
     const fd = c.connectDatagram(this.socket);
     if (fd < 0) return;
     const record = formatAuditRecord({
-      ident: AUDIT_IDENT, pid: this.pid, now: new Date(), user: c.userName(this.caller.uid), uid: this.caller.uid,
+      ident: AUDIT_IDENT, pid: this.pid, now: new Date(), user: this.callerName(), uid: this.caller.uid,
       event: e, result, reason: result === "ok" ? undefined : reason,
     });
     c.sendBytes(fd, Buffer.from(record, "utf8"), 0x40 /* MSG_DONTWAIT */);

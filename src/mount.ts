@@ -330,7 +330,7 @@ function checkAndPlan(ctx: Ctx, m: Mountpoint, opts: string, device: string, fus
   if (!policy.ok) refuse(policy.error);
   if (xRefusal) refuse(xRefusal);
 
-  const userName = root ? undefined : c.userName(who.uid);
+  const userName = root ? undefined : ctx.audit.callerName();
   const plan = planMount({ request: policy.request, fuseFd, rootmode, uid: who.uid, gid: who.gid, device, userName, xOptions: x });
   const long = dataTooLong(plan, who.gid, c.sysconf(c.SC_PAGESIZE));
   if (long.tooLong) {

@@ -247,7 +247,11 @@ export function serviceMain(args: readonly string[], activated: number | undefin
         replyAndClose(conn, 1);
         continue;
       }
-      waiting.set(conn, { conn, uid: peer.uid, pid: peer.pid, deadline: now + REQUEST_DEADLINE_MS });
+      const w: Waiting = { conn, uid: peer.uid, pid: peer.pid, deadline: now + REQUEST_DEADLINE_MS };
+      waiting.set(conn, w);
+      // The launcher sends its request right after connect(): usually it is
+      // here already, and a poll round for it would only add latency.
+      start(w, now);
     }
   };
 

@@ -55,7 +55,7 @@ export function unmount(ctx: Ctx, m: Mountpoint, o: UnmountOptions): UnmountResu
   const root = isRootCaller(ctx.who.caller);
   let user: string | undefined;
   if (!root) {
-    user = c.userName(ctx.who.caller.uid);
+    user = ctx.audit.callerName();
     if (user === undefined) return fail("could not determine username");
   }
   const lock = lockMtab(ctx);
